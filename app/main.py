@@ -1,0 +1,95 @@
+"""The FastAPI application: wiring only. Heavy objects are made in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from app.config import Settings
+from app.deps import require_api_key
+from app.http import MetricsMiddleware, install_error_handlers
+from app.inference.batcher import Batcher
+from app.inference.engine import Engine
+from app.metrics import Metrics
+from app.routes import health, model, screen
+from app.screening import Screener
+from app.video.decode import Limits
+
+log = logging.getLogger("app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model, start the shared batcher, warm up in the background."""
+    settings: Settings = app.state.settings
+    metrics: Metrics = app.state.metrics
+    engine = Engine.load(
+        settings.model_path, settings.providers, settings.intra_op_threads, settings.trt_cache_dir
+    )
+    spec = engine.card.input
+    metrics.model.info(
+        {
+            "name": engine.card.name,
+            "version": engine.card.version,
+            "providers": ",".join(engine.providers),
+            "input": f"{spec.width}x{spec.height}",
+        }
+    )
+    batcher = Batcher(
+        engine.predict,
+        (spec.height, spec.width, 3),
+        max_batch_size=settings.max_batch_size,
+        max_wait_s=settings.max_wait_ms / 1000,
+        max_queued=settings.max_queued_frames,
+        metrics=metrics,
+    )
+    app.state.engine = engine
+    app.state.screener = Screener(
+        card=engine.card,
+        batcher=batcher,
+        limits=Limits(
+            max_pixels=settings.max_pixels,
+            max_duration_s=settings.max_duration_s,
+            timeout_s=settings.decode_timeout_s,
+            allowed_codecs=frozenset(settings.allowed_codecs),
+        ),
+        max_frames=settings.max_frames,
+        default_max_frames=settings.default_max_frames,
+        metrics=metrics,
+    )
+    await batcher.start()
+
+    async def warm_up() -> None:
+        await asyncio.to_thread(engine.warm_up, settings.warmup_batches, settings.max_batch_size)
+        app.state.ready.set()
+        log.info("ready: %s %s on %s", engine.card.name, engine.card.version, engine.providers)
+
+    warming = asyncio.create_task(warm_up())
+    try:
+        yield
+    finally:
+        warming.cancel()
+        await batcher.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings default to the `DISTILSCREEN_*` environment."""
+    app = FastAPI(
+        title="distilscreen",
+        version="0.1.0",
+        lifespan=lifespan,
+        summary="Screen video frames for synthetic content with a distilled ONNX student.",
+    )
+    app.state.settings = settings or Settings()
+    app.state.metrics = Metrics()
+    app.state.ready = asyncio.Event()
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.include_router(health.router)
+    app.include_router(model.router, dependencies=[Depends(require_api_key)])
+    app.include_router(screen.router, dependencies=[Depends(require_api_key)])
+    return app

@@ -1,0 +1,96 @@
+"""Request options and response bodies of the HTTP API (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.card import ModelCard
+
+
+class ScreenOptions(BaseModel):
+    """Which frames to screen. `every_n` and `fps` exclude each other; default: every frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame")
+    fps: float | None = Field(None, gt=0, le=240, description="screen this many frames per second")
+    max_frames: int | None = Field(None, ge=1, description="stop after this many screened frames")
+    start_s: float = Field(0.0, ge=0, description="skip frames before this time (seconds)")
+    end_s: float | None = Field(None, gt=0, description="stop at this time (seconds)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScreenOptions:
+        if self.every_n is not None and self.fps is not None:
+            raise ValueError("give either every_n or fps, not both")
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be greater than start_s ({self.start_s})")
+        return self
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class VideoFacts(BaseModel):
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+    duration_s: float | None
+    frames_decoded: int = Field(description="frames the decoder produced, sampled or not")
+    frames_screened: int = Field(description="frames run through the model")
+
+
+class FrameScore(BaseModel):
+    index: int = Field(description="0-based position of the frame in the video")
+    time_s: float = Field(description="presentation time of the frame")
+    p_synthetic: float = Field(ge=0, le=1, description="calibrated probability the frame is synthetic")
+
+
+class Summary(BaseModel):
+    """Video-level verdict: `synthetic` when mean p_synthetic >= threshold (the card's)."""
+
+    mean_p_synthetic: float
+    max_p_synthetic: float
+    fraction_above_threshold: float
+    threshold: float
+    verdict: Literal["authentic", "synthetic"]
+
+
+class Timings(BaseModel):
+    """Seconds spent, and the resulting throughput."""
+
+    upload_s: float = Field(description="receiving and spooling the upload")
+    decode_s: float = Field(description="decoding and resizing, excluding waits for the batcher")
+    queue_s: float = Field(description="mean time a frame waited for its batch")
+    inference_s: float = Field(description="ONNX Runtime time of the batches that held these frames")
+    total_s: float = Field(description="from the first byte received to the answer")
+    frames_per_s: float = Field(description="frames_screened / total_s")
+
+
+class ScreenResponse(BaseModel):
+    model: ModelRef
+    video: VideoFacts
+    frames: list[FrameScore]
+    summary: Summary
+    timings: Timings
+
+
+class ModelInfo(BaseModel):
+    """The loaded model: its card and the execution providers really in use."""
+
+    card: ModelCard
+    providers: list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable error code")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,225 @@
+"""Decode a video with PyAV into sampled frames at the model's input size.
+
+Only sampled frames are converted, and swscale scales them straight to the model size
+(`to_ndarray(width=, height=, format=)`), which costs as much as decoding itself would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+import av.error
+import numpy as np
+
+from app.errors import (
+    CorruptVideo,
+    DecodeTimeout,
+    NotAVideo,
+    NoVideoStream,
+    TooManyPixels,
+    UnsupportedCodec,
+    VideoTooLong,
+)
+
+# Container signatures, to tell a damaged video from something that never was one.
+_SIGNATURES: tuple[tuple[int, bytes], ...] = (
+    (4, b"ftyp"),
+    (4, b"moov"),
+    (4, b"mdat"),
+    (4, b"free"),
+    (4, b"wide"),  # ISO BMFF / QuickTime
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM (EBML)
+    (0, b"RIFF"),  # AVI
+    (0, b"FLV"),
+    (0, b"OggS"),
+    (0, b"\x00\x00\x01\xba"),  # FLV, Ogg, MPEG-PS
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one video may cost."""
+
+    max_pixels: int
+    max_duration_s: float
+    timeout_s: float
+    allowed_codecs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which frames to screen: every n-th, or `fps` per second, within [start_s, end_s)."""
+
+    max_frames: int
+    every_n: int | None = None
+    fps: float | None = None
+    start_s: float = 0.0
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about the video, read from the container before decoding."""
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+    duration_s: float | None
+    declared_frames: int | None
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """One frame chosen for screening, already at the model's input size."""
+
+    index: int
+    time_s: float
+    pixels: np.ndarray
+
+
+def looks_like_container(head: bytes) -> bool:
+    """True when `head` starts like a known video container."""
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _SIGNATURES)
+
+
+class VideoReader:
+    """An opened, vetted video; iterate `frames(...)` once, then close (or use `with`)."""
+
+    def __init__(self, source: BinaryIO, limits: Limits) -> None:
+        head = source.read(16)
+        source.seek(0)
+        try:
+            self._container = av.open(source, mode="r")
+        except av.error.FFmpegError as exc:
+            if looks_like_container(head):
+                raise CorruptVideo("the file looks like a video container but is truncated or corrupt") from exc
+            raise NotAVideo("the upload is not a video container FFmpeg can read") from exc
+        self.limits = limits
+        self.frames_decoded = 0
+        self.busy_s = 0.0  # time spent decoding and converting, not waiting for the consumer
+        try:
+            self.info = _vet(self._container, limits)
+        except Exception:
+            self._container.close()
+            raise
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(
+        self,
+        sampling: Sampling,
+        size: tuple[int, int],
+        pixel_format: str,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[SampledFrame]:
+        """Yield the sampled frames, converted to `pixel_format` at `size` (width, height)."""
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        seeked = sampling.start_s > 0
+        if seeked:
+            self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
+        fps = self.info.fps or 1.0
+        base: int | None = None if seeked else 0
+        taken = 0
+        last_slot: int | None = None
+        t = -math.inf
+        mark = time.perf_counter()
+        try:
+            for frame in self._container.decode(stream):
+                self.frames_decoded += 1
+                if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
+                    raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
+                t = float(frame.time) if frame.time is not None else self.frames_decoded / fps
+                if base is None:  # after a seek, number frames by their time
+                    base = round(t * fps)
+                index = base + self.frames_decoded - 1
+                if should_stop() or (sampling.end_s is not None and t >= sampling.end_s):
+                    return
+                if t < sampling.start_s - 1e-6:
+                    continue
+                if sampling.fps is not None:  # the first frame of each 1/fps slot
+                    slot = math.floor((t - sampling.start_s) * sampling.fps + 1e-6)
+                    if slot == last_slot:
+                        continue
+                    last_slot = slot
+                elif sampling.every_n is not None and index % sampling.every_n:
+                    continue
+                pixels = frame.to_ndarray(width=size[0], height=size[1], format=pixel_format)
+                self.busy_s += time.perf_counter() - mark
+                yield SampledFrame(index=index, time_s=t, pixels=pixels)
+                mark = time.perf_counter()
+                taken += 1
+                if taken >= sampling.max_frames:
+                    return
+        except av.error.FFmpegError as exc:
+            raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
+        finally:
+            self.busy_s += time.perf_counter() - mark
+        self._check_complete(t, seeked)
+
+    def _check_complete(self, last_time: float, seeked: bool) -> None:
+        """At the end of the stream, a file that ends well short of what it declares is truncated."""
+        info = self.info
+        if self.frames_decoded == 0:
+            raise CorruptVideo("the video stream has no decodable frame")
+        if not seeked and info.declared_frames and self.frames_decoded < 0.95 * info.declared_frames:
+            raise CorruptVideo(
+                f"truncated: {self.frames_decoded} of {info.declared_frames} declared frames decoded"
+            )
+        frame_s = 1 / info.fps if info.fps else 0.0
+        if info.duration_s and last_time + frame_s < 0.9 * info.duration_s:
+            raise CorruptVideo(
+                f"truncated: frames end at {last_time:.2f} s of {info.duration_s:.2f} s declared"
+            )
+
+
+def _vet(container: av.container.InputContainer, limits: Limits) -> VideoInfo:
+    fmt = container.format.name
+    if fmt.endswith("_pipe") or fmt in {"image2", "tty"}:
+        raise NotAVideo(f"the upload is a still image or text ({fmt}), not a video")
+    if not container.streams.video:
+        raise NoVideoStream(f"the {fmt} container has no video stream")
+    stream = container.streams.video[0]
+    codec = stream.codec_context.name
+    if codec not in limits.allowed_codecs:
+        raise UnsupportedCodec(f"codec {codec!r} is not accepted; accepted: {sorted(limits.allowed_codecs)}")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > limits.max_pixels:
+        raise TooManyPixels(f"{width}x{height} = {width * height} pixels > limit {limits.max_pixels}")
+    if width <= 0 or height <= 0:
+        raise CorruptVideo(f"the video stream declares no frame size ({width}x{height})")
+    duration = _stream_duration(container, stream)
+    if duration is not None and duration > limits.max_duration_s:
+        raise VideoTooLong(f"duration {duration:.1f} s exceeds the limit of {limits.max_duration_s:.1f} s")
+    rate = stream.average_rate or stream.guessed_rate
+    return VideoInfo(
+        container=fmt,
+        codec=codec,
+        width=width,
+        height=height,
+        fps=float(rate) if rate else None,
+        duration_s=duration,
+        declared_frames=stream.frames or None,
+    )
+
+
+def _stream_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None

@@ -1,0 +1,104 @@
+"""A small untrained CNN built with onnx.helper: the placeholder model shipped in `models/`.
+
+It has the shape and cost of a real student (four stride-2 3x3 convolutions, global
+pooling, a linear head: about 41 M multiply-adds at 224x224) and a valid card, so the
+service runs out of the box, but its weights are fixed random numbers: its probabilities
+carry no signal. The distillation pipeline replaces it with a trained student.
+
+    python -m training.baseline models/baseline.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from app.card import Calibration, InputSpec, ModelCard, OutputSpec
+from training.cardfile import attach_card
+
+CHANNELS = (16, 32, 64, 64)
+OPSET = 20
+
+
+def build_baseline(
+    size: int = 224,
+    seed: int = 0,
+    name: str = "baseline-untrained",
+    version: str = "0.1.0",
+    calibration: Calibration | None = None,
+) -> onnx.ModelProto:
+    """The placeholder CNN at `size` x `size` (dynamic batch), with its card attached."""
+    rng = np.random.default_rng(seed)
+    nodes, weights = [], []
+    previous, channels_in = "frames", 3
+    for i, channels_out in enumerate(CHANNELS):
+        w = rng.normal(0, np.sqrt(2 / (9 * channels_in)), (channels_out, channels_in, 3, 3))
+        weights += [
+            numpy_helper.from_array(w.astype(np.float32), f"conv{i}.weight"),
+            numpy_helper.from_array(np.zeros(channels_out, np.float32), f"conv{i}.bias"),
+        ]
+        nodes += [
+            helper.make_node(
+                "Conv",
+                [previous, f"conv{i}.weight", f"conv{i}.bias"],
+                [f"conv{i}"],
+                kernel_shape=[3, 3],
+                strides=[2, 2],
+                pads=[1, 1, 1, 1],
+            ),
+            helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"]),
+        ]
+        previous, channels_in = f"relu{i}", channels_out
+    head = rng.normal(0, 1 / np.sqrt(channels_in), (2, channels_in)).astype(np.float32)
+    weights += [
+        numpy_helper.from_array(head, "head.weight"),
+        numpy_helper.from_array(np.zeros(2, np.float32), "head.bias"),
+    ]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [previous], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["features"]),
+        helper.make_node("Gemm", ["features", "head.weight", "head.bias"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "baseline",
+        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
+        initializer=weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    onnx.checker.check_model(model)
+    card = ModelCard(
+        name=name,
+        version=version,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        input=InputSpec(name="frames", height=size, width=size),
+        output=OutputSpec(logits="logits"),
+        calibration=calibration or Calibration(),
+        provenance={
+            "kind": "untrained placeholder",
+            "note": f"fixed random weights (seed {seed}): the probabilities carry no signal",
+            "built_by": "python -m training.baseline",
+        },
+    )
+    return attach_card(model, card)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="where to write the .onnx file")
+    parser.add_argument("--size", type=int, default=224, help="input height and width")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(build_baseline(args.size, args.seed), args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
