@@ -17,21 +17,21 @@ API_KEY_HEADER = "X-API-Key"
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="needed when keys are set")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def get_screener(request: Request) -> Screener:
+async def get_screener(request: Request) -> Screener:
     """The screener, once the model has warmed up; until then 503 with Retry-After."""
     if not request.app.state.ready.is_set():
         raise NotReady("the model is still warming up", retry_after_s=1)
@@ -41,7 +41,7 @@ def get_screener(request: Request) -> Screener:
 ScreenerDep = Annotated[Screener, Depends(get_screener)]
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:
     """When API keys are configured, the request must carry one (compared in constant time)."""
     if not settings.api_keys:
         return

@@ -9,15 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from app.card import CardError
 from app.config import Settings
 from app.deps import require_api_key
 from app.http import MetricsMiddleware, install_error_handlers
-from app.inference.batcher import Batcher
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.routes import health, model, screen
 from app.screening import Screener
-from app.video.decode import Limits
 
 log = logging.getLogger("app")
 
@@ -27,9 +26,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model, start the shared batcher, warm up in the background."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
-    engine = Engine.load(
-        settings.model_path, settings.providers, settings.intra_op_threads, settings.trt_cache_dir
-    )
+    try:
+        engine = Engine.from_settings(settings)
+    except CardError as exc:
+        log.error("cannot start: %s", exc)
+        raise
     spec = engine.card.input
     metrics.model.info(
         {
@@ -39,29 +40,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "input": f"{spec.width}x{spec.height}",
         }
     )
-    batcher = Batcher(
-        engine.predict,
-        (spec.height, spec.width, 3),
-        max_batch_size=settings.max_batch_size,
-        max_wait_s=settings.max_wait_ms / 1000,
-        max_queued=settings.max_queued_frames,
-        metrics=metrics,
-    )
+    screener = Screener.from_settings(settings, engine, metrics)
     app.state.engine = engine
-    app.state.screener = Screener(
-        card=engine.card,
-        batcher=batcher,
-        limits=Limits(
-            max_pixels=settings.max_pixels,
-            max_duration_s=settings.max_duration_s,
-            timeout_s=settings.decode_timeout_s,
-            allowed_codecs=frozenset(settings.allowed_codecs),
-        ),
-        max_frames=settings.max_frames,
-        default_max_frames=settings.default_max_frames,
-        metrics=metrics,
-    )
-    await batcher.start()
+    app.state.screener = screener
+    await screener.batcher.start()
 
     async def warm_up() -> None:
         await asyncio.to_thread(engine.warm_up, settings.warmup_batches, settings.max_batch_size)
@@ -73,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         warming.cancel()
-        await batcher.stop()
+        await screener.batcher.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

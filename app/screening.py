@@ -12,8 +12,10 @@ from typing import BinaryIO
 import numpy as np
 
 from app.card import ModelCard
+from app.config import Settings
 from app.errors import InvalidOptions
 from app.inference.batcher import Batcher, FrameResult
+from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.schemas import (
     FrameScore,
@@ -47,9 +49,36 @@ class Screener:
     default_max_frames: int
     metrics: Metrics
 
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine, metrics: Metrics) -> Screener:
+        """A screener in front of `engine`, with its batcher (not yet started) and limits."""
+        spec = engine.card.input
+        batcher = Batcher(
+            engine.predict,
+            (spec.height, spec.width, 3),
+            max_batch_size=settings.max_batch_size,
+            max_wait_s=settings.max_wait_ms / 1000,
+            max_queued=settings.max_queued_frames,
+            metrics=metrics,
+        )
+        limits = Limits(
+            max_pixels=settings.max_pixels,
+            max_duration_s=settings.max_duration_s,
+            timeout_s=settings.decode_timeout_s,
+            allowed_codecs=frozenset(settings.allowed_codecs),
+        )
+        return cls(
+            card=engine.card,
+            batcher=batcher,
+            limits=limits,
+            max_frames=settings.max_frames,
+            default_max_frames=settings.default_max_frames,
+            metrics=metrics,
+        )
+
     def sampling(self, options: ScreenOptions) -> Sampling:
         """Turn request options into decoder sampling, within the service's frame limit."""
-        wanted = options.max_frames or self.default_max_frames
+        wanted = options.max_frames or min(self.default_max_frames, self.max_frames)
         if wanted > self.max_frames:
             raise InvalidOptions(f"max_frames {wanted} exceeds the limit of {self.max_frames}")
         return Sampling(

@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.card import CardError, ModelCard, parse_card
+from app.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ class Engine:
             engine.providers,
         )
         return engine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        return cls.load(
+            settings.model_path, settings.providers, settings.intra_op_threads, settings.trt_cache_dir
+        )
 
     @property
     def providers(self) -> list[str]:

@@ -99,7 +99,9 @@ class VideoReader:
             self._container = av.open(source, mode="r")
         except av.error.FFmpegError as exc:
             if looks_like_container(head):
-                raise CorruptVideo("the file looks like a video container but is truncated or corrupt") from exc
+                raise CorruptVideo(
+                    "the file looks like a video container but is truncated or corrupt"
+                ) from exc
             raise NotAVideo("the upload is not a video container FFmpeg can read") from exc
         self.limits = limits
         self.frames_decoded = 0

@@ -1,0 +1,145 @@
+"""`distilscreen`: one command, subcommands. `serve` and `screen` never import torch.
+
+Other packages add subcommands through the `distilscreen.commands` entry-point group: each
+entry point is a function `add_parser(subparsers)` that registers its own subcommand and
+sets `func`. They are loaded only when one of their commands is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from app.card import CardError
+from app.config import Settings
+from app.errors import ScreenError
+from app.inference.engine import Engine
+from app.metrics import Metrics
+from app.schemas import ScreenOptions, ScreenResponse
+from app.screening import Screener
+
+COMMAND_GROUP = "distilscreen.commands"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+async def _screen_file(settings: Settings, video: Path, options: ScreenOptions) -> ScreenResponse:
+    engine = Engine.from_settings(settings)
+    screener = Screener.from_settings(settings, engine, Metrics())
+    await screener.batcher.start()
+    try:
+        with video.open("rb") as source:
+            return await screener.screen(source, options, started=time.perf_counter())
+    finally:
+        await screener.batcher.stop()
+
+
+def _screen(args: argparse.Namespace) -> int:
+    options = ScreenOptions(
+        every_n=args.every_n, fps=args.fps, max_frames=args.max_frames, start_s=args.start, end_s=args.end
+    )
+    result = asyncio.run(_screen_file(_settings(args), args.video, options))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_report(result, Console())
+    return 0
+
+
+def print_report(result: ScreenResponse, console: Console) -> None:
+    """A readable table of frames, then the video summary and timings."""
+    table = Table(title=f"{result.model.name} {result.model.version}")
+    for column in ("frame", "time (s)", "p_synthetic", ""):
+        table.add_column(column, justify="right" if column else "left")
+    for f in result.frames:
+        table.add_row(
+            str(f.index), f"{f.time_s:.3f}", f"{f.p_synthetic:.4f}", "#" * round(f.p_synthetic * 20)
+        )
+    console.print(table)
+    v, s, t = result.video, result.summary, result.timings
+    console.print(
+        f"video: {v.container} {v.codec} {v.width}x{v.height} @ {v.fps or 0:.2f} fps, "
+        f"{v.frames_decoded} frames decoded, {v.frames_screened} screened"
+    )
+    console.print(
+        f"verdict: [bold]{s.verdict}[/bold] (mean p {s.mean_p_synthetic:.4f} vs threshold {s.threshold}; "
+        f"max {s.max_p_synthetic:.4f}; {s.fraction_above_threshold:.1%} of frames above)"
+    )
+    console.print(
+        f"timings: decode {t.decode_s:.3f} s, queue {t.queue_s * 1000:.1f} ms/frame, "
+        f"inference {t.inference_s:.3f} s, total {t.total_s:.3f} s, {t.frames_per_s:.1f} frames/s"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Environment settings, with the command line's --model/--host/--port on top."""
+    overrides = {
+        k: v
+        for k, v in {
+            "model_path": args.model,
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+        }.items()
+        if v is not None
+    }
+    return Settings(**overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="distilscreen", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service (settings: DISTILSCREEN_* env)")
+    serve.add_argument("--model", type=Path, help="ONNX model (default: DISTILSCREEN_MODEL_PATH)")
+    serve.add_argument("--host", help="bind address (default: DISTILSCREEN_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: DISTILSCREEN_PORT)")
+    serve.set_defaults(func=_serve)
+
+    screen = commands.add_parser("screen", help="screen a video file locally, without a server")
+    screen.add_argument("video", type=Path)
+    screen.add_argument("--model", type=Path, help="ONNX model (default: DISTILSCREEN_MODEL_PATH)")
+    screen.add_argument("--json", action="store_true", help="print the JSON answer instead of a table")
+    sampling = screen.add_mutually_exclusive_group()
+    sampling.add_argument("--every-n", type=int, help="screen every n-th frame")
+    sampling.add_argument("--fps", type=float, help="screen this many frames per second")
+    screen.add_argument("--max-frames", type=int, help="screen at most this many frames")
+    screen.add_argument("--start", type=float, default=0.0, help="start time (s)")
+    screen.add_argument("--end", type=float, help="end time (s)")
+    screen.set_defaults(func=_screen)
+
+    for entry in entry_points(group=COMMAND_GROUP):
+        entry.load()(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ScreenError, CardError, ValueError, FileNotFoundError) as exc:
+        code = getattr(exc, "code", type(exc).__name__)
+        print(f"distilscreen: error: {code}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
