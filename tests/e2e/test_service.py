@@ -1,0 +1,93 @@
+"""The service as a real uvicorn process: uploads over HTTP, disconnects, start-up checks."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import onnx
+
+from tests.e2e.conftest import Service, wait_until
+from training.baseline import build_baseline
+
+
+def test_upload_over_real_http(service: Service, videos: dict[str, Path]) -> None:
+    with videos["h264"].open("rb") as f:
+        response = httpx.post(
+            f"{service.url}/v1/screen", files={"file": ("clip.mp4", f, "video/mp4")}, timeout=60
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["video"]["frames_screened"] == 48
+
+
+def _abandon(service: Service, body: bytes, declared: int) -> None:
+    """Send a request, then hang up without reading the answer."""
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        head = (
+            "POST /v1/screen HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+
+
+def test_disconnects_leave_no_open_file_behind(service: Service, videos: dict[str, Path]) -> None:
+    httpx.get(f"{service.url}/healthz")
+    baseline = service.open_fds()
+    data = videos["h264"].read_bytes()
+    _abandon(service, data[:20_000], declared=len(data))  # mid-upload
+    _abandon(service, data, declared=len(data))  # mid-screening
+    wait_until(lambda: service.open_fds() <= baseline, 30, "spooled uploads to be closed")
+    assert httpx.get(f"{service.url}/healthz").status_code == 200
+
+
+def test_serve_refuses_a_model_without_a_card(tmp_path: Path) -> None:
+    model = build_baseline(size=32)
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, bare)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--model", str(bare), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"{bare}: no model card" in result.stdout + result.stderr
+
+
+def test_screen_command_never_imports_torch(videos: dict[str, Path], model_path: Path) -> None:
+    argv = ["screen", str(videos["h264"]), "--model", str(model_path), "--json", "--every-n", "4"]
+    code = (
+        "import sys, contextlib, io\n"
+        "from app.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    rc = main({argv!r})\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(out.getvalue())\n"
+        "sys.exit(rc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert [f["index"] for f in body["frames"]] == list(range(0, 48, 4))
+
+
+def test_screen_command_prints_a_table_and_fails_cleanly(
+    videos: dict[str, Path], model_path: Path, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "app.cli", "screen", "--model", str(model_path)]
+    table = subprocess.run(
+        [*command, str(videos["vp9"]), "--max-frames", "5"], capture_output=True, text=True
+    )
+    assert table.returncode == 0, table.stderr
+    assert "verdict:" in table.stdout and "5 screened" in table.stdout
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    failed = subprocess.run([*command, str(junk)], capture_output=True, text=True)
+    assert failed.returncode == 2 and "not_a_video" in failed.stderr
