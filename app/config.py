@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     # Decoding
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads (0: auto)")
-    decode_timeout_s: float = Field(120.0, gt=0, description="wall-clock limit to decode one video")
+    decode_timeout_s: float = Field(120.0, gt=0, description="limit on the time spent decoding one video")
 
     # Limits on input
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")

@@ -47,6 +47,7 @@ class Screener:
     limits: Limits
     max_frames: int
     default_max_frames: int
+    decode_threads: int
     metrics: Metrics
 
     @classmethod
@@ -73,6 +74,7 @@ class Screener:
             limits=limits,
             max_frames=settings.max_frames,
             default_max_frames=settings.default_max_frames,
+            decode_threads=settings.decode_threads,
             metrics=metrics,
         )
 
@@ -120,7 +122,7 @@ class Screener:
         """Worker thread: decode sampled frames and queue each (waiting when the queue is full)."""
         spec = self.card.input
         size, pixel_format = (spec.width, spec.height), _PIXEL_FORMATS[spec.color]
-        with VideoReader(source, self.limits) as reader:
+        with VideoReader(source, self.limits, self.decode_threads) as reader:
             duration = reader.info.duration_s
             if duration is not None and sampling.start_s >= duration:
                 raise InvalidOptions(f"start_s {sampling.start_s} is past the video's end ({duration:.2f} s)")

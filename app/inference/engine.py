@@ -56,6 +56,8 @@ class Engine:
         card = parse_card(session.get_modelmeta().custom_metadata_map, str(path))
         check_io(session, card, str(path))
         engine = cls(session=session, card=card, path=path)
+        if chosen[0] not in engine.providers:  # e.g. onnxruntime-gpu without usable CUDA libraries
+            log.warning("asked for %s but the session runs on %s", chosen, engine.providers)
         log.info(
             "loaded %s %s from %s: input %dx%d %s, providers %s",
             card.name,

@@ -92,7 +92,7 @@ def looks_like_container(head: bytes) -> bool:
 class VideoReader:
     """An opened, vetted video; iterate `frames(...)` once, then close (or use `with`)."""
 
-    def __init__(self, source: BinaryIO, limits: Limits) -> None:
+    def __init__(self, source: BinaryIO, limits: Limits, threads: int = 0) -> None:
         head = source.read(16)
         source.seek(0)
         try:
@@ -104,6 +104,7 @@ class VideoReader:
                 ) from exc
             raise NotAVideo("the upload is not a video container FFmpeg can read") from exc
         self.limits = limits
+        self.threads = threads
         self.frames_decoded = 0
         self.busy_s = 0.0  # time spent decoding and converting, not waiting for the consumer
         try:
@@ -131,6 +132,7 @@ class VideoReader:
         """Yield the sampled frames, converted to `pixel_format` at `size` (width, height)."""
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
         seeked = sampling.start_s > 0
         if seeked:
             self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)

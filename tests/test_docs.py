@@ -1,0 +1,35 @@
+"""The README says what the code does: settings, error codes, quick start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app import errors
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_setting_is_documented_and_every_documented_one_exists() -> None:
+    fields = {f"DISTILSCREEN_{name.upper()}" for name in Settings.model_fields}
+    documented = set(re.findall(r"DISTILSCREEN_[A-Z_]+", README))
+    assert fields == documented
+
+
+def test_every_error_code_is_documented() -> None:
+    codes = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.ScreenError) and cls is not errors.ScreenError
+    }
+    table = set(re.findall(r"^\| \d{3}(?: / \d{3})? \| `(\w+)`", README, flags=re.M))
+    assert codes <= table, codes - table
+
+
+def test_quick_start_commands_are_the_makefile_and_ci_targets() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^serve:", makefile, flags=re.M) and re.search(r"^test:", makefile, flags=re.M)
+    assert "make serve" in README and "make test" in README
+    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
