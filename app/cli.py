@@ -1,8 +1,9 @@
 """`distilscreen`: one command, subcommands. `serve` and `screen` never import torch.
 
-Other packages add subcommands through the `distilscreen.commands` entry-point group: each
-entry point is a function `add_parser(subparsers)` that registers its own subcommand and
-sets `func`. They are loaded only when one of their commands is asked for.
+Other packages add subcommands through the `distilscreen.commands` entry-point group: an
+entry point named after its subcommand points to `add_parser(subparsers)`, which registers
+that subcommand and sets `func`. It is imported only when its command is asked for, so
+`serve` and `screen` stay light, and a missing extra is reported instead of crashing.
 """
 
 from __future__ import annotations
@@ -104,7 +105,21 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_plugin_commands(commands: argparse._SubParsersAction, wanted: str | None) -> None:
+    """Register the asked-for plugin command for real, the others as names in --help."""
+    for entry in entry_points(group=COMMAND_GROUP):
+        if entry.name != wanted:
+            commands.add_parser(entry.name, help=f"(from {entry.module.split('.')[0]}/; see its --help)")
+            continue
+        try:
+            entry.load()(commands)
+        except ImportError as exc:
+            raise SystemExit(
+                f"distilscreen: {entry.name} needs the training extra (pip install '.[train]'): {exc}"
+            ) from exc
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distilscreen", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -126,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--end", type=float, help="end time (s)")
     screen.set_defaults(func=_screen)
 
-    for entry in entry_points(group=COMMAND_GROUP):
-        entry.load()(commands)
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    _add_plugin_commands(commands, words[0] if words else None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except (ScreenError, CardError, ValueError, FileNotFoundError) as exc:

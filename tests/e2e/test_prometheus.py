@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import Service, free_port, start_service, wait_until
+from tests.e2e.processes import Service, free_port, start_service, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

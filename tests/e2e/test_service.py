@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import onnx
 
-from tests.e2e.conftest import Service, wait_until
+from tests.e2e.processes import Service, wait_until
 from training.baseline import build_baseline
 
 

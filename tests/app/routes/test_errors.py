@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.app.video.test_decode import png_bytes, wav_bytes
-from tests.conftest import configured, running_client
+from tests.helpers import configured, png_bytes, running_client, wav_bytes
 
 VIDEO = {"content-type": "video/mp4"}
 

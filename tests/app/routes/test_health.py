@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import configured, running_client
+from tests.helpers import configured, running_client
 
 KEY = "s3cret-key-value"
 

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import MODEL_SIZE
+from tests.helpers import MODEL_SIZE
 
 
 def independent_probabilities(video: Path, model: Path, every_n: int = 1) -> np.ndarray:

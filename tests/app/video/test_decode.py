@@ -20,6 +20,7 @@ from app.errors import (
     VideoTooLong,
 )
 from app.video.decode import Limits, Sampling, VideoReader
+from tests.helpers import png_bytes, wav_bytes
 
 LIMITS = Limits(
     max_pixels=4096 * 4096, max_duration_s=60, timeout_s=30, allowed_codecs=frozenset(VIDEO_CODECS)
@@ -88,29 +89,6 @@ def test_stops_decoding_once_max_frames_are_taken(videos: dict[str, Path]) -> No
 def _bytes_reader(data: bytes, limits: Limits = LIMITS) -> list:
     with VideoReader(io.BytesIO(data), limits) as reader:
         return list(reader.frames(Sampling(max_frames=1000), (32, 24), "rgb24"))
-
-
-def png_bytes() -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="image2pipe") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 16, 16, "rgb24"
-        container.mux(
-            stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24"))
-        )
-        container.mux(stream.encode())
-    return out.getvalue()
-
-
-def wav_bytes() -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        frame.sample_rate = 8000
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,67 @@
+"""Real processes on loopback: start them, wait for them, stop them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    check: Callable[[], bool], timeout_s: float, what: str, process: subprocess.Popen | None = None
+) -> None:
+    """Poll `check` until true; fail with `what` (and the process's output) after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"{what}: process exited with {process.returncode}:\n{process.stdout.read()}")
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@dataclass
+class Service:
+    url: str
+    process: subprocess.Popen
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+
+def start_service(env: dict[str, str]) -> Iterator[Service]:
+    """`distilscreen serve` in a subprocess with `env` on top of ours; stopped afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=os.environ | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    service = Service(f"http://127.0.0.1:{port}", process)
+    try:
+        wait_until(
+            lambda: httpx.get(f"{service.url}/readyz").status_code == 200, 60, "service ready", process
+        )
+        yield service
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
