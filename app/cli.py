@@ -109,7 +109,7 @@ def _add_plugin_commands(commands: argparse._SubParsersAction, wanted: str | Non
     """Register the asked-for plugin command for real, the others as names in --help."""
     for entry in entry_points(group=COMMAND_GROUP):
         if entry.name != wanted:
-            commands.add_parser(entry.name, help=f"(from {entry.module.split('.')[0]}/; see its --help)")
+            commands.add_parser(entry.name, help=f"training: see `distilscreen {entry.name} --help`")
             continue
         try:
             entry.load()(commands)

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The GPU path, checked and measured on a machine with an NVIDIA GPU and driver:
+# a fresh venv with onnxruntime-gpu (CUDA and cuDNN from pip unless the system has them),
+# proof that the CUDA (and, when installed, TensorRT) providers really run the shipped
+# model, then the service benchmark on the GPU. Usage: bench/gpu.sh [pipeline.py args]
+# Env: VENV (default .cache/venv-gpu), PYTHON (default python3), TENSORRT (a pip specifier such
+# as 'tensorrt-cu13-libs>=10.13,<11' to add TensorRT; onnxruntime-gpu loads libnvinfer.so.10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.cache/venv-gpu}
+export DISTILSCREEN_MODEL_PATH=${DISTILSCREEN_MODEL_PATH:-models/baseline.onnx}
+export DISTILSCREEN_PROVIDERS=${DISTILSCREEN_PROVIDERS:-'["TensorrtExecutionProvider","CUDAExecutionProvider","CPUExecutionProvider"]'}
+export DISTILSCREEN_TRT_CACHE_DIR=${DISTILSCREEN_TRT_CACHE_DIR:-.cache/trt}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+"${PYTHON:-python3}" -m venv "$VENV"
+"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q -e '.[gpu,dev]' 'onnxruntime-gpu[cuda,cudnn]' ${TENSORRT:+"$TENSORRT"}
+if "$VENV/bin/pip" show -q onnxruntime 2>/dev/null; then
+    echo "the CPU onnxruntime is installed beside onnxruntime-gpu: they are the same module" >&2
+    exit 1
+fi
+
+# The pip-installed CUDA, cuDNN and TensorRT libraries, for the loader of every process below.
+LD_LIBRARY_PATH=$("$VENV/bin/python" -c 'import glob, os, sysconfig
+site = sysconfig.get_paths()["purelib"]
+dirs = glob.glob(f"{site}/nvidia/*/lib") + glob.glob(f"{site}/tensorrt_libs")
+print(":".join(d for d in dirs + os.environ.get("LD_LIBRARY_PATH", "").split(":") if d))')
+export LD_LIBRARY_PATH
+
+mkdir -p "$DISTILSCREEN_TRT_CACHE_DIR"
+"$VENV/bin/python" - <<'PY'
+import ctypes
+import sys
+
+import numpy as np
+import onnxruntime as ort
+
+from app.config import Settings
+
+try:
+    ctypes.CDLL("libnvinfer.so.10")
+    trt_present = True
+except OSError:
+    trt_present = False
+settings = Settings()
+trt = {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(settings.trt_cache_dir)}
+options = [trt if p == "TensorrtExecutionProvider" else {} for p in settings.providers]
+session = ort.InferenceSession(
+    str(settings.model_path), providers=settings.providers, provider_options=options
+)
+used = session.get_providers()
+print(f"onnxruntime {ort.__version__}, available {ort.get_available_providers()}")
+print(f"in use {used}; TensorRT libraries {'present' if trt_present else 'absent'}")
+dtypes = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+feed = {
+    i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], dtypes[i.type])
+    for i in session.get_inputs()
+}
+session.run(None, feed)
+required = ["CUDAExecutionProvider"] + ["TensorrtExecutionProvider"] * trt_present
+missing = [p for p in required if p in settings.providers and p not in used]
+sys.exit(f"requested but not in use: {missing}" if missing else 0)
+PY
+
+"$VENV/bin/python" bench/pipeline.py "$@"

@@ -1,0 +1,36 @@
+"""Distillation losses: pure functions of tensors (`kd`, `fitnets`, `attention`) and their
+composition as a weighted sum of registered terms (`combined`)."""
+
+from training.losses.attention import attention_map, attention_transfer_loss
+from training.losses.combined import (
+    ATTerm,
+    CETerm,
+    DistillOutputs,
+    HintTerm,
+    KDTerm,
+    LossTerm,
+    WeightedSum,
+    build_loss,
+    hinton,
+)
+from training.losses.fitnets import HintRegressor, hint_loss
+from training.losses.kd import kd_divergence, kd_loss, teacher_probs
+
+__all__ = [
+    "ATTerm",
+    "CETerm",
+    "DistillOutputs",
+    "HintRegressor",
+    "HintTerm",
+    "KDTerm",
+    "LossTerm",
+    "WeightedSum",
+    "attention_map",
+    "attention_transfer_loss",
+    "build_loss",
+    "hint_loss",
+    "hinton",
+    "kd_divergence",
+    "kd_loss",
+    "teacher_probs",
+]

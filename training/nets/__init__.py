@@ -1,0 +1,25 @@
+"""Teachers and students: one module per family, each registering its builders in
+`training.registry.NETS`. Every net follows `BinaryClassifier`'s contract."""
+
+from training.nets import efficientnet_lite, mobilenetv2, mobilenetv3, residual
+from training.nets.base import CLASS_NAMES, BinaryClassifier
+from training.nets.efficientnet_lite import EfficientNetLite
+from training.nets.mobilenetv2 import MobileNetV2
+from training.nets.mobilenetv3 import MobileNetV3
+from training.nets.residual import SRMResNet
+from training.nets.stats import count_flops, count_params
+
+__all__ = [
+    "CLASS_NAMES",
+    "BinaryClassifier",
+    "EfficientNetLite",
+    "MobileNetV2",
+    "MobileNetV3",
+    "SRMResNet",
+    "count_flops",
+    "count_params",
+    "efficientnet_lite",
+    "mobilenetv2",
+    "mobilenetv3",
+    "residual",
+]
