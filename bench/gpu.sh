@@ -34,10 +34,10 @@ mkdir -p "$DISTILSCREEN_TRT_CACHE_DIR"
 import ctypes
 import sys
 
-import numpy as np
 import onnxruntime as ort
 
 from app.config import Settings
+from app.inference.engine import Engine
 
 try:
     ctypes.CDLL("libnvinfer.so.10")
@@ -45,22 +45,12 @@ try:
 except OSError:
     trt_present = False
 settings = Settings()
-trt = {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(settings.trt_cache_dir)}
-options = [trt if p == "TensorrtExecutionProvider" else {} for p in settings.providers]
-session = ort.InferenceSession(
-    str(settings.model_path), providers=settings.providers, provider_options=options
-)
-used = session.get_providers()
+engine = Engine.from_settings(settings)  # the service's own loading path
+engine.warm_up(1, settings.max_batch_size)
 print(f"onnxruntime {ort.__version__}, available {ort.get_available_providers()}")
-print(f"in use {used}; TensorRT libraries {'present' if trt_present else 'absent'}")
-dtypes = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
-feed = {
-    i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], dtypes[i.type])
-    for i in session.get_inputs()
-}
-session.run(None, feed)
+print(f"in use {engine.providers}; TensorRT libraries {'present' if trt_present else 'absent'}")
 required = ["CUDAExecutionProvider"] + ["TensorrtExecutionProvider"] * trt_present
-missing = [p for p in required if p in settings.providers and p not in used]
+missing = [p for p in required if p in settings.providers and p not in engine.providers]
 sys.exit(f"requested but not in use: {missing}" if missing else 0)
 PY
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import onnx
+import pytest
 
 from tests.e2e.processes import Service, wait_until
 from training.baseline import build_baseline
@@ -43,6 +46,28 @@ def test_disconnects_leave_no_open_file_behind(service: Service, videos: dict[st
     _abandon(service, data, declared=len(data))  # mid-screening
     wait_until(lambda: service.open_fds() <= baseline, 30, "spooled uploads to be closed")
     assert httpx.get(f"{service.url}/healthz").status_code == 200
+
+
+def _peak_rss_bytes(service: Service) -> int:
+    status = Path(f"/proc/{service.process.pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+def test_a_large_upload_is_spooled_not_held_in_memory(service: Service, multipart: bool) -> None:
+    size = 64 * 1024 * 1024
+    chunk = os.urandom(1024 * 1024)
+    before = _peak_rss_bytes(service)
+    if multipart:
+        boundary = "b0undary"
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.mp4"\r\n\r\n'
+        parts = [head.encode(), *[chunk] * 64, f"\r\n--{boundary}--\r\n".encode()]
+        headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    else:
+        parts, headers = [chunk] * 64, {"content-type": "video/mp4"}
+    response = httpx.post(f"{service.url}/v1/screen", content=iter(parts), headers=headers, timeout=60)
+    assert response.status_code == 415 and response.json()["error"]["code"] == "not_a_video"
+    assert _peak_rss_bytes(service) - before < size // 4  # the body never sat in memory
 
 
 def test_serve_refuses_a_model_without_a_card(tmp_path: Path) -> None:
