@@ -41,6 +41,7 @@ class VideoFacts(BaseModel):
     height: int
     fps: float | None
     duration_s: float | None
+    declared_frames: int | None = Field(description="frame count the container declares, if any")
     frames_decoded: int = Field(description="frames the decoder produced, sampled or not")
     frames_screened: int = Field(description="frames run through the model")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -146,18 +146,10 @@ class Screener:
         mean = float(probs.mean())
         batches = {r.batch_id: r.inference_s for r in results}
         total = time.perf_counter() - started
-        info = decoded.info
         return ScreenResponse(
             model=ModelRef(name=self.card.name, version=self.card.version),
             video=VideoFacts(
-                container=info.container,
-                codec=info.codec,
-                width=info.width,
-                height=info.height,
-                fps=info.fps,
-                duration_s=info.duration_s,
-                frames_decoded=decoded.frames_decoded,
-                frames_screened=len(frames),
+                **asdict(decoded.info), frames_decoded=decoded.frames_decoded, frames_screened=len(frames)
             ),
             frames=[
                 FrameScore(index=f.index, time_s=f.time_s, p_synthetic=r.p_synthetic)
