@@ -1,0 +1,67 @@
+"""Screening through one shared batcher: concurrent videos share inference batches."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from app.config import Settings
+from app.inference.engine import Engine
+from app.metrics import Metrics
+from app.schemas import ScreenOptions
+from app.screening import Screener
+from tests.helpers import configured
+
+pytestmark = pytest.mark.anyio
+
+
+def flat_video(path: Path, value: int, frames: int = 60) -> Path:
+    """A clip whose every frame is one grey level, so its frames can be told apart anywhere."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(frames):
+            image = np.full((64, 64, 3), value, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+class RecordingEngine:
+    """An engine whose predict remembers which videos (by grey level) each batch held; the
+    first batch waits for `release`, so both producers have queued frames by then."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.card = engine.card
+        self.batches: list[set[int]] = []
+        self.release = threading.Event()
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        self.release.wait(timeout=10)
+        self.batches.append({int(round(v / 100)) for v in frames.mean(axis=(1, 2, 3))})
+        return self.engine.predict(frames)
+
+
+async def test_two_videos_at_once_share_batches(settings: Settings, tmp_path: Path) -> None:
+    settings = configured(settings, max_batch_size=16, max_queued_frames=32, max_wait_ms=50)
+    recorder = RecordingEngine(Engine.from_settings(settings))
+    screener = Screener.from_settings(settings, recorder, Metrics())
+    dark, light = flat_video(tmp_path / "dark.mp4", 0), flat_video(tmp_path / "light.mp4", 200)
+    await screener.batcher.start()
+    with dark.open("rb") as a, light.open("rb") as b:
+        jobs = [asyncio.create_task(screener.screen(f, ScreenOptions(), time.perf_counter())) for f in (a, b)]
+        while screener.batcher.queued < 32:
+            await asyncio.sleep(0.001)
+        recorder.release.set()
+        first, second = await asyncio.gather(*jobs)
+    await screener.batcher.stop()
+    assert first.video.frames_screened == second.video.frames_screened == 60
+    assert any(batch == {0, 2} for batch in recorder.batches), recorder.batches
+    assert len(recorder.batches) < 120 / 4
