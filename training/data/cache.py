@@ -1,0 +1,75 @@
+"""A disk cache of sampled frames, so later epochs read .npy files instead of decoding."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from training.data.frames import Size, sample_frames
+
+# Bump when sampling changes what a key means (indices, scaling), to orphan old entries.
+CACHE_VERSION = 1
+
+Sampler = Callable[[Path, int, Size | int | None, int | None], np.ndarray]
+
+
+class FrameCache:
+    """One ``.npy`` (uint8, N x H x W x 3) per (video path, mtime, size, n, seed).
+
+    Writes are atomic (a temporary file in the same folder, then ``os.replace``), so
+    concurrent loader workers and interrupted runs never leave a torn entry. ``hits`` and
+    ``misses`` count lookups; a miss decodes with ``sampler`` (``sample_frames``).
+    """
+
+    def __init__(self, root: str | Path, sampler: Sampler = sample_frames) -> None:
+        self.root = Path(root)
+        self.sampler = sampler
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, path: str | Path, n: int, size: Size | int | None, seed: int | None) -> str:
+        """The entry's name: a hash of the file's identity and the sampling arguments."""
+        path = Path(path).absolute()
+        stat = path.stat()
+        fields = [CACHE_VERSION, str(path), stat.st_mtime_ns, stat.st_size, n,
+                  list(size) if isinstance(size, tuple) else size, seed]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
+
+    def entry(self, path: str | Path, n: int, size: Size | int | None,
+              seed: int | None) -> Path:
+        key = self.key(path, n, size, seed)
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, path: str | Path, n: int, size: Size | int | None,
+            seed: int | None = 0) -> np.ndarray:
+        """The frames of ``sample_frames(path, n, size, seed)``, decoded at most once."""
+        entry = self.entry(path, n, size, seed)
+        if entry.is_file():
+            try:
+                frames = np.load(entry, allow_pickle=False)
+            except (OSError, ValueError, EOFError):
+                entry.unlink(missing_ok=True)  # unreadable: decode again below
+            else:
+                self.hits += 1
+                return frames
+        self.misses += 1
+        frames = np.ascontiguousarray(self.sampler(Path(path), n, size, seed), dtype=np.uint8)
+        self._write(entry, frames)
+        return frames
+
+    def _write(self, entry: Path, frames: np.ndarray) -> None:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, frames, allow_pickle=False)
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
