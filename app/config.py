@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long a batch waits to fill")
     max_queued_frames: int = Field(256, ge=1, description="frames waiting for a batch, all clients")
 
+    # Admission and streams
+    max_active_requests: int = Field(64, ge=1, description="uploads and streams served at once; beyond: 429")
+    request_deadline_s: float = Field(300.0, gt=0, description="time limit of one upload request")
+    max_stream_in_flight: int = Field(16, ge=1, description="frames of one stream awaiting answers")
+    max_stream_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest WebSocket message")
+    stream_idle_timeout_s: float = Field(30.0, gt=0, description="close a stream silent this long")
+    shutdown_timeout_s: float = Field(30.0, ge=0, description="grace for in-flight work on SIGTERM")
+
     # Decoding
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads (0: auto)")
     decode_timeout_s: float = Field(120.0, gt=0, description="limit on the time spent decoding one video")

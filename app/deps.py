@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from app.admission import Admission
 from app.config import Settings
 from app.errors import NotReady, Unauthorized
 from app.inference.engine import Engine
@@ -41,12 +42,24 @@ async def get_screener(request: Request) -> Screener:
 ScreenerDep = Annotated[Screener, Depends(get_screener)]
 
 
-async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:
-    """When API keys are configured, the request must carry one (compared in constant time)."""
+async def get_admission(request: Request) -> Admission:
+    return request.app.state.admission
+
+
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
+
+
+def key_is_valid(settings: Settings, key: str | None) -> bool:
+    """True when no keys are configured, or `key` is one of them (compared in constant time)."""
     if not settings.api_keys:
-        return
+        return True
     offered = (key or "").encode()
     # compare against every key, so the time taken says nothing about which one matched
     matches = [hmac.compare_digest(offered, k.get_secret_value().encode()) for k in settings.api_keys]
-    if not any(matches):
+    return any(matches)
+
+
+async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+    """When API keys are configured, the request must carry a valid one."""
+    if not key_is_valid(settings, key):
         raise Unauthorized(f"a valid API key is required in the {API_KEY_HEADER} header")

@@ -73,6 +73,18 @@ class DecodeTimeout(ScreenError):
     code, status = "decode_timeout", 422
 
 
+class BadFrame(ScreenError):
+    code, status = "bad_frame", 422
+
+
+class Overloaded(ScreenError):
+    code, status = "overloaded", 429
+
+
+class DeadlineExceeded(ScreenError):
+    code, status = "deadline_exceeded", 503
+
+
 class Unauthorized(ScreenError):
     code, status = "unauthorized", 401
 

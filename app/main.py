@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from app.admission import Admission
 from app.card import CardError
 from app.config import Settings
 from app.deps import require_api_key
 from app.http import MetricsMiddleware, install_error_handlers
 from app.inference.engine import Engine
 from app.metrics import Metrics
-from app.routes import health, model, screen
+from app.routes import health, model, screen, stream
 from app.screening import Screener
 
 log = logging.getLogger("app")
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     screener = Screener.from_settings(settings, engine, metrics)
     app.state.engine = engine
     app.state.screener = screener
+    app.state.admission = Admission(settings.max_active_requests, metrics)
     await screener.batcher.start()
 
     async def warm_up() -> None:
@@ -74,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(model.router, dependencies=[Depends(require_api_key)])
     app.include_router(screen.router, dependencies=[Depends(require_api_key)])
+    app.include_router(stream.router)  # checks its key itself: errors go over the socket
     return app

@@ -80,6 +80,18 @@ class Metrics:
             "Frames waiting for a batch.",
             registry=r,
         )
+        self.active = Gauge(
+            "distilscreen_active_requests", "Uploads and streams being served, by kind.", ["kind"], registry=r
+        )
+        self.rejected = Counter(
+            "distilscreen_rejected_requests", "Requests turned away, by reason.", ["reason"], registry=r
+        )
+        self.stream_latency = Histogram(
+            "distilscreen_stream_frame_latency_seconds",
+            "From a stream frame's arrival to its answer.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.model = Info(
             "distilscreen_model",
             "The loaded model: name, version, providers, input size.",

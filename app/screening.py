@@ -28,7 +28,7 @@ from app.schemas import (
 )
 from app.video.decode import Limits, SampledFrame, Sampling, VideoInfo, VideoReader
 
-_PIXEL_FORMATS = {"RGB": "rgb24", "BGR": "bgr24"}
+PIXEL_FORMATS = {"RGB": "rgb24", "BGR": "bgr24"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Screener:
     ) -> _Decoded:
         """Worker thread: decode sampled frames and queue each (waiting when the queue is full)."""
         spec = self.card.input
-        size, pixel_format = (spec.width, spec.height), _PIXEL_FORMATS[spec.color]
+        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
         with VideoReader(source, self.limits, self.decode_threads) as reader:
             duration = reader.info.duration_s
             if duration is not None and sampling.start_s >= duration:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from app.deps import ScreenerDep, SettingsDep
-from app.errors import InvalidOptions, explain
+from app.deps import AdmissionDep, ScreenerDep, SettingsDep
+from app.errors import DeadlineExceeded, InvalidOptions, explain
 from app.ingest import FILE_FIELD, receive_upload
 from app.schemas import ErrorResponse, ScreenOptions, ScreenResponse
 
@@ -39,7 +40,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         413: "upload too large",
         415: "not a video, or an unsupported codec or content type",
         422: "bad options, corrupt, too long or too large a video",
-        503: "model not ready",
+        429: "too many requests being served (with Retry-After)",
+        503: "model not ready, or the request deadline passed (with Retry-After)",
     }.items()
 }
 
@@ -58,6 +60,7 @@ async def screen(
     options: Annotated[ScreenOptions, Query()],
     screener: ScreenerDep,
     settings: SettingsDep,
+    admission: AdmissionDep,
 ) -> ScreenResponse:
     """Screen an uploaded video (multipart `file` part, or a raw `video/*` body).
 
@@ -65,6 +68,15 @@ async def screen(
     probability per screened frame, a video summary and timings.
     """
     started = time.perf_counter()
-    async with receive_upload(request, settings.max_upload_bytes) as upload:
-        received = time.perf_counter() - started
-        return await screener.screen(upload.file, _merge(options, upload.fields), started, received)
+    with admission.admit("upload"):
+        try:
+            async with (
+                asyncio.timeout(settings.request_deadline_s),
+                receive_upload(request, settings.max_upload_bytes) as upload,
+            ):
+                received = time.perf_counter() - started
+                return await screener.screen(upload.file, _merge(options, upload.fields), started, received)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                f"the request took longer than {settings.request_deadline_s} s", retry_after_s=1
+            ) from exc

@@ -41,6 +41,10 @@ _SIGNATURES: tuple[tuple[int, bytes], ...] = (
 )
 
 
+# Probe little before the first frame: a live stream must not wait for megabytes to arrive.
+_LIVE_OPTIONS = {"probesize": "65536"}
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one video may cost."""
@@ -92,11 +96,13 @@ def looks_like_container(head: bytes) -> bool:
 class VideoReader:
     """An opened, vetted video; iterate `frames(...)` once, then close (or use `with`)."""
 
-    def __init__(self, source: BinaryIO, limits: Limits, threads: int = 0) -> None:
-        head = source.read(16)
-        source.seek(0)
+    def __init__(self, source: BinaryIO, limits: Limits, threads: int = 0, format: str | None = None) -> None:
+        head, options = b"", _LIVE_OPTIONS
+        if source.seekable():  # a file can be sniffed and rewound; a live stream cannot
+            head, options = source.read(16), {}
+            source.seek(0)
         try:
-            self._container = av.open(source, mode="r")
+            self._container = av.open(source, mode="r", format=format, options=options)
         except av.error.FFmpegError as exc:
             if looks_like_container(head):
                 raise CorruptVideo(
@@ -128,8 +134,13 @@ class VideoReader:
         size: tuple[int, int],
         pixel_format: str,
         should_stop: Callable[[], bool] = lambda: False,
+        check_complete: bool = True,
     ) -> Iterator[SampledFrame]:
-        """Yield the sampled frames, converted to `pixel_format` at `size` (width, height)."""
+        """Yield the sampled frames, converted to `pixel_format` at `size` (width, height).
+
+        At the end of a file, `check_complete` refuses one that ends well short of what it
+        declares (truncated); a live stream declares nothing and is not checked.
+        """
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
@@ -140,6 +151,7 @@ class VideoReader:
         base: int | None = None if seeked else 0
         taken = 0
         last_slot: int | None = None
+        origin: float | None = None  # slots count from the first frame in range (streams start anywhere)
         t = -math.inf
         mark = time.perf_counter()
         try:
@@ -156,7 +168,8 @@ class VideoReader:
                 if t < sampling.start_s - 1e-6:
                     continue
                 if sampling.fps is not None:  # the first frame of each 1/fps slot
-                    slot = math.floor((t - sampling.start_s) * sampling.fps + 1e-6)
+                    origin = t if origin is None else origin
+                    slot = math.floor((t - origin) * sampling.fps + 1e-6)
                     if slot == last_slot:
                         continue
                     last_slot = slot
@@ -173,7 +186,8 @@ class VideoReader:
             raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
         finally:
             self.busy_s += time.perf_counter() - mark
-        self._check_complete(t, seeked)
+        if check_complete:
+            self._check_complete(t, seeked)
 
     def _check_complete(self, last_time: float, seeked: bool) -> None:
         """At the end of the stream, a file that ends well short of what it declares is truncated."""

@@ -1,0 +1,94 @@
+"""The WebSocket protocol of `/v1/stream`: messages both ways, and close codes.
+
+1. The client opens with a text message `StreamConfig`.
+2. It then sends binary messages: one encoded image each (kind `images`), or successive
+   chunks of one byte stream (kind `h264`: raw Annex-B; kind `container`: fragmented MP4,
+   MPEG-TS, WebM/Matroska...), and finally the text message `{"type": "end"}`.
+3. The server answers each screened frame with a `FrameMessage`, in order, as soon as its
+   batch is done; a frame that cannot be decoded gets an `ErrorMessage` (fatal=false) and
+   the stream goes on. After `end` it sends a `SummaryMessage` and closes with 1000.
+4. Backpressure: at most `max_in_flight` frames per stream wait for answers; beyond that
+   the server stops reading (TCP pushes back on the client). Nothing is dropped.
+5. A fatal error is an `ErrorMessage` (fatal=true) followed by a close with a code below.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses (RFC 6455)."""
+
+    NORMAL = 1000  # the stream ended after `end` and the summary
+    GOING_AWAY = 1001  # the server is shutting down
+    UNSUPPORTED_DATA = 1003  # binary before the config, or text where binary was expected
+    INVALID_PAYLOAD = 1007  # the config (or a text message) is not valid JSON of the protocol
+    POLICY_VIOLATION = 1008  # missing or wrong API key; idle for too long
+    MESSAGE_TOO_BIG = 1009  # a message over DISTILSCREEN_MAX_STREAM_MESSAGE_BYTES (by uvicorn)
+    INTERNAL_ERROR = 1011  # a bug, never bad input
+    TRY_AGAIN_LATER = 1013  # overloaded, or the model is not ready
+
+
+class StreamConfig(BaseModel):
+    """The first message: what the stream carries and which frames to screen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["config"]
+    kind: Literal["images", "h264", "container"]
+    container_format: str | None = Field(
+        None, max_length=32, description="FFmpeg demuxer for `container` (e.g. mpegts, mp4); default: probe"
+    )
+    every_n: int | None = Field(None, ge=1, description="screen every n-th frame")
+    fps: float | None = Field(None, gt=0, le=240, description="screen this many frames per second")
+    client_id: str | None = Field(None, max_length=128, description="echoed in the summary")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StreamConfig:
+        if self.every_n is not None and self.fps is not None:
+            raise ValueError("give either every_n or fps, not both")
+        if self.kind == "images" and self.fps is not None:
+            raise ValueError("fps sampling needs timestamps: use it with h264 or container streams")
+        return self
+
+
+class EndMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["end"]
+
+
+ClientText = Annotated[StreamConfig | EndMessage, Field(discriminator="type")]
+
+
+class FrameMessage(BaseModel):
+    type: Literal["frame"] = "frame"
+    seq: int = Field(description="0-based number of the screened frame in this stream")
+    index: int = Field(description="0-based position among the frames the stream carried")
+    time_s: float | None = Field(description="presentation time (byte streams); null for images")
+    p_synthetic: float
+    latency_ms: float = Field(description="from the frame's arrival (decoded) to this answer")
+
+
+class ErrorMessage(BaseModel):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    fatal: bool
+    index: int | None = None
+
+
+class SummaryMessage(BaseModel):
+    type: Literal["summary"] = "summary"
+    client_id: str | None
+    frames_received: int = Field(description="frames (images, or decoded stream frames) received")
+    frames_screened: int
+    bad_frames: int
+    mean_p_synthetic: float | None
+    max_p_synthetic: float | None
+    threshold: float
+    verdict: Literal["authentic", "synthetic"] | None

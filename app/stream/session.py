@@ -1,0 +1,266 @@
+"""One WebSocket stream: receive frames or byte chunks, screen them through the shared
+batcher, answer each frame in order, summarise at the end. Protocol: `app.stream.protocol`."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from fastapi import WebSocket
+from pydantic import TypeAdapter, ValidationError
+
+from app.errors import BadFrame, ScreenError, explain
+from app.inference.batcher import FrameResult
+from app.screening import PIXEL_FORMATS, Screener
+from app.stream.protocol import (
+    ClientText,
+    CloseCode,
+    EndMessage,
+    ErrorMessage,
+    FrameMessage,
+    StreamConfig,
+    SummaryMessage,
+)
+from app.video.decode import Limits, Sampling, VideoReader
+from app.video.sources import BytePipe, decode_image
+
+_CLIENT_TEXT: TypeAdapter[StreamConfig | EndMessage] = TypeAdapter(ClientText)
+_DEMUXERS = {"h264": "h264", "container": None}
+
+
+class StreamClosed(Exception):
+    """The stream must close with `code` after telling the client `error`."""
+
+    def __init__(self, code: CloseCode, error: ErrorMessage) -> None:
+        super().__init__(error.message)
+        self.code = code
+        self.error = error
+
+
+@dataclass
+class _Pending:
+    """What the sender answers next, in arrival order: a queued frame, or a bad one's error."""
+
+    index: int
+    seq: int = -1
+    time_s: float | None = None
+    arrived: float = 0.0
+    future: asyncio.Future[FrameResult] | None = None
+    error: ErrorMessage | None = None
+
+
+@dataclass
+class StreamSession:
+    """State of one stream; `run` drives it until the client ends it or it fails."""
+
+    websocket: WebSocket
+    screener: Screener
+    max_in_flight: int
+    idle_timeout_s: float
+    config: StreamConfig | None = None
+    received: int = 0
+    bad_frames: int = 0
+    probabilities: list[float] = field(default_factory=list)
+    _admitted: int = 0
+    _pending: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+
+    async def run(self) -> None:
+        """Config, then frames, then the summary. Raises StreamClosed on a fatal error."""
+        self.config = await self._receive_config()
+        sender = asyncio.create_task(self._send_results())
+        try:
+            if self.config.kind == "images":
+                await self._receive_images()
+            else:
+                await self._receive_byte_stream(_DEMUXERS[self.config.kind] or self.config.container_format)
+            await self._pending.put(None)
+            await sender
+        finally:
+            self._stop()
+            sender.cancel()
+            self._cancel_pending()
+        await self.websocket.send_text(self._summary().model_dump_json())
+
+    def _stop(self) -> None:
+        """Stop decoding, and wake every producer waiting for a slot so it can see that."""
+        self._stopped.set()
+        for _ in range(self.max_in_flight):
+            self._slots.release()
+
+    async def _receive(self) -> dict:
+        try:
+            return await asyncio.wait_for(self.websocket.receive(), self.idle_timeout_s)
+        except TimeoutError:
+            raise _fatal(
+                CloseCode.POLICY_VIOLATION, "idle_timeout", f"nothing received for {self.idle_timeout_s} s"
+            ) from None
+
+    async def _receive_config(self) -> StreamConfig:
+        message = await self._receive()
+        _raise_if_disconnected(message)
+        if message.get("text") is None:
+            raise _fatal(
+                CloseCode.UNSUPPORTED_DATA, "binary_before_config", "the first message must be the config"
+            )
+        parsed = self._parse_text(message["text"])
+        if not isinstance(parsed, StreamConfig):
+            raise _fatal(CloseCode.INVALID_PAYLOAD, "invalid_config", "the first message must be a config")
+        return parsed
+
+    def _parse_text(self, text: str) -> StreamConfig | EndMessage:
+        try:
+            return _CLIENT_TEXT.validate_json(text)
+        except ValidationError as exc:
+            code = "bad_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "invalid_config"
+            raise _fatal(CloseCode.INVALID_PAYLOAD, code, explain(exc.errors())) from exc
+
+    async def _next_binary(self) -> bytes | None:
+        """The next binary message, or None once the client sent `end`."""
+        message = await self._receive()
+        _raise_if_disconnected(message)
+        if message.get("bytes") is not None:
+            return message["bytes"]
+        if isinstance(self._parse_text(message["text"]), EndMessage):
+            return None
+        raise _fatal(CloseCode.UNSUPPORTED_DATA, "unexpected_config", "the config was already given")
+
+    async def _receive_images(self) -> None:
+        spec = self.screener.card.input
+        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
+        while (data := await self._next_binary()) is not None:
+            index = self.received
+            self.received += 1
+            try:
+                pixels = await asyncio.to_thread(decode_image, data, size, pixel_format)
+            except BadFrame as exc:
+                await self._report_bad_frame(exc, index)
+                continue
+            if self.config.every_n is None or index % self.config.every_n == 0:
+                await self._admit(pixels, index, None)
+
+    async def _receive_byte_stream(self, demuxer: str | None) -> None:
+        pipe = BytePipe()
+        loop = asyncio.get_running_loop()
+        decoding = asyncio.create_task(asyncio.to_thread(self._decode_stream, pipe, demuxer, loop))
+        try:
+            while not decoding.done() and (chunk := await self._next_binary()) is not None:
+                await asyncio.to_thread(pipe.feed, chunk)
+        except BaseException:
+            self._stop()
+            pipe.finish()
+            await asyncio.gather(decoding, return_exceptions=True)  # the thread ends; no leak
+            raise
+        pipe.finish()
+        try:
+            await decoding
+        except ScreenError as exc:
+            raise _fatal(CloseCode.INVALID_PAYLOAD, "corrupt_stream", exc.message) from exc
+
+    def _decode_stream(self, pipe: BytePipe, demuxer: str | None, loop: asyncio.AbstractEventLoop) -> None:
+        """Worker thread: demux and decode the byte stream as it arrives; admit sampled frames."""
+        screener, spec = self.screener, self.screener.card.input
+        limits = Limits(screener.limits.max_pixels, math.inf, math.inf, screener.limits.allowed_codecs)
+        sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps)
+        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
+        try:
+            with VideoReader(pipe, limits, screener.decode_threads, format=demuxer) as reader:
+                frames = reader.frames(
+                    sampling, size, pixel_format, self._stopped.is_set, check_complete=False
+                )
+                for frame in frames:
+                    self.received = reader.frames_decoded
+                    admit = self._admit(frame.pixels, frame.index, frame.time_s)
+                    asyncio.run_coroutine_threadsafe(admit, loop).result()
+                self.received = reader.frames_decoded
+        finally:
+            pipe.close_reader()
+
+    async def _admit(self, pixels: np.ndarray, index: int, time_s: float | None) -> None:
+        """Wait for an in-flight slot (this pauses reading), then queue the frame."""
+        arrived = time.perf_counter()
+        await self._slots.acquire()
+        if self._stopped.is_set():
+            self._slots.release()
+            return
+        future = await self.screener.batcher.enqueue(pixels)
+        await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future))
+        self._admitted += 1
+
+    async def _send_results(self) -> None:
+        """Answer frames in order, each as soon as its batch is done."""
+        while (item := await self._pending.get()) is not None:
+            if item.error is not None:
+                await self._send(item.error)
+                continue
+            try:
+                result = await item.future
+            except Exception as exc:  # its batch failed: this frame only
+                await self._send(
+                    ErrorMessage(code="inference_failed", message=str(exc), fatal=False, index=item.index)
+                )
+                continue
+            finally:
+                self._slots.release()
+            latency = time.perf_counter() - item.arrived
+            self.screener.metrics.stream_latency.observe(latency)
+            self.probabilities.append(result.p_synthetic)
+            await self._send(
+                FrameMessage(
+                    seq=item.seq,
+                    index=item.index,
+                    time_s=item.time_s,
+                    p_synthetic=result.p_synthetic,
+                    latency_ms=latency * 1000,
+                )
+            )
+
+    async def _report_bad_frame(self, exc: ScreenError, index: int) -> None:
+        self.bad_frames += 1
+        self.screener.metrics.errors.labels(exc.code).inc()
+        error = ErrorMessage(code=exc.code, message=exc.message, fatal=False, index=index)
+        await self._pending.put(_Pending(index, error=error))
+
+    async def _send(self, message: FrameMessage | ErrorMessage) -> None:
+        await self.websocket.send_text(message.model_dump_json())
+
+    def _cancel_pending(self) -> None:
+        while not self._pending.empty():
+            item = self._pending.get_nowait()
+            if item is not None and item.future is not None:
+                item.future.cancel()
+
+    def _summary(self) -> SummaryMessage:
+        probs = np.asarray(self.probabilities)
+        threshold = self.screener.card.calibration.threshold
+        mean = float(probs.mean()) if len(probs) else None
+        return SummaryMessage(
+            client_id=self.config.client_id if self.config else None,
+            frames_received=self.received,
+            frames_screened=len(probs),
+            bad_frames=self.bad_frames,
+            mean_p_synthetic=mean,
+            max_p_synthetic=float(probs.max()) if len(probs) else None,
+            threshold=threshold,
+            verdict=None if mean is None else ("synthetic" if mean >= threshold else "authentic"),
+        )
+
+
+class ClientGone(Exception):
+    """The client closed the connection."""
+
+
+def _raise_if_disconnected(message: dict) -> None:
+    if message["type"] == "websocket.disconnect":
+        raise ClientGone()
+
+
+def _fatal(code: CloseCode, error_code: str, message: str) -> StreamClosed:
+    return StreamClosed(code, ErrorMessage(code=error_code, message=message, fatal=True))
