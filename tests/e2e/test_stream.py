@@ -6,6 +6,9 @@ import contextlib
 import io
 import json
 import os
+import re
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,3 +233,70 @@ def test_a_client_that_vanishes_mid_stream_leaves_nothing_behind(tight: Service,
     wait_until(lambda: metric(tight, "distilscreen_queue_depth_frames") == 0, 20, "the queue to drain")
     wait_until(lambda: tight.open_fds() <= baseline, 20, "the socket and decoder to be released")
     assert httpx.get(f"{tight.url}/healthz").status_code == 200
+
+
+def test_many_uploads_and_streams_at_once_share_batches(service: Service, videos: dict[str, Path]) -> None:
+    rng = np.random.default_rng(1)
+    images = [jpeg(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)) for _ in range(30)]
+    h264 = videos["h264"].read_bytes()
+    results: dict[str, object] = {}
+
+    def upload(name: str) -> None:
+        response = httpx.post(
+            f"{service.url}/v1/screen", content=h264, headers={"content-type": "video/mp4"}, timeout=120
+        )
+        results[name] = (response.status_code, len(response.json().get("frames", [])))
+
+    def stream(name: str) -> None:
+        with connect(ws_url(service)) as ws:
+            answers, summary = run_stream(ws, {"kind": "images"}, images)
+        results[name] = ([a["seq"] for a in answers], summary["frames_screened"])
+
+    batches_before = metric(service, "distilscreen_batch_size_frames_count")
+    workers = [threading.Thread(target=upload, args=(f"upload{i}",)) for i in range(4)]
+    workers += [threading.Thread(target=stream, args=(f"stream{i}",)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert {results[f"upload{i}"] for i in range(4)} == {(200, 48)}
+    assert all(results[f"stream{i}"] == (list(range(30)), 30) for i in range(4))
+    frames = 4 * 48 + 4 * 30
+    batches = metric(service, "distilscreen_batch_size_frames_count") - batches_before
+    assert batches < frames / 2, f"{frames} frames took {batches} batches: no batching"
+    text = httpx.get(f"{service.url}/metrics").text
+    assert not re.search(r'distilscreen_requests_total\{[^}]*status="5\d\d"', text)
+
+
+def test_sigterm_finishes_uploads_and_closes_streams_with_1012(model_path: Path, tmp_path: Path) -> None:
+    video = encode_video(tmp_path / "long.mp4", frames=900).read_bytes()
+    service = start_service({"DISTILSCREEN_MODEL_PATH": str(model_path), "DISTILSCREEN_MAX_FRAMES": "900"})
+    running = next(service)
+    outcome: dict[str, object] = {}
+
+    def upload() -> None:
+        response = httpx.post(
+            f"{running.url}/v1/screen?max_frames=900",
+            content=video,
+            headers={"content-type": "video/mp4"},
+            timeout=60,
+        )
+        outcome["upload"] = (response.status_code, response.json()["video"]["frames_screened"])
+
+    with connect(ws_url(running)) as ws:
+        ws.send(json.dumps({"type": "config", "kind": "images"}))
+        worker = threading.Thread(target=upload)
+        worker.start()
+        wait_until(
+            lambda: metric(running, 'distilscreen_active_requests{kind="upload"}') == 1, 20, "the upload"
+        )
+        running.process.terminate()
+        with pytest.raises(ConnectionClosed):
+            ws.recv()
+        assert ws.close_code == 1012
+    worker.join(timeout=60)
+    assert outcome["upload"] == (200, 900)
+    # uvicorn re-raises SIGTERM once it has shut down gracefully
+    assert running.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    with contextlib.suppress(StopIteration):
+        next(service)
