@@ -97,8 +97,9 @@ class VideoReader:
     """An opened, vetted video; iterate `frames(...)` once, then close (or use `with`)."""
 
     def __init__(self, source: BinaryIO, limits: Limits, threads: int = 0, format: str | None = None) -> None:
+        self.live = not source.seekable()
         head, options = b"", _LIVE_OPTIONS
-        if source.seekable():  # a file can be sniffed and rewound; a live stream cannot
+        if not self.live:  # a file can be sniffed and rewound; a live stream cannot
             head, options = source.read(16), {}
             source.seek(0)
         try:
@@ -142,7 +143,8 @@ class VideoReader:
         declares (truncated); a live stream declares nothing and is not checked.
         """
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # frame threading holds back one frame per thread: fine for files, too slow for live
+        stream.thread_type = "SLICE" if self.live else "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
         seeked = sampling.start_s > 0
         if seeked:

@@ -1,0 +1,179 @@
+"""Load benchmark: N concurrent uploads and M live 30 fps streams against one service.
+
+For --seconds, each upload worker posts a 720p clip again and again, and each stream
+worker sends a 720p H.264 Annex-B stream in real time, one encoded frame per message, and
+times each frame from sending to its answer. Printed: total frames/s, stream latency
+p50/p95/p99, whether every stream kept up, mean and max batch size (from /metrics),
+rejected requests. Before the load, D (decode of the stream clip) and I (inference at the
+max batch) are measured on the same machine, for the bound B = 1/(1/D + 1/I) (CPU).
+
+    python bench/load.py [--url URL] [--uploads 2] [--streams 8] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import websockets
+from common import decode_fps, inference_fps, limits_of, machine, make_clip, start_service
+
+from app.config import Settings
+from app.inference.engine import Engine
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The service's metrics, `name{labels}` -> value."""
+    text = httpx.get(f"{url}/metrics").text
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and line[0] != "#"
+    }
+
+
+def packets(path: Path) -> list[bytes]:
+    """The clip's encoded frames as Annex-B messages, one per frame."""
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+async def upload_worker(url: str, body: bytes, stop_at: float, tally: dict[str, int]) -> None:
+    async with httpx.AsyncClient(timeout=120) as client:
+        while time.monotonic() < stop_at:
+            r = await client.post(f"{url}/v1/screen", content=body, headers={"content-type": "video/mp4"})
+            if r.status_code == 200:
+                tally["upload_frames"] += r.json()["video"]["frames_screened"]
+            else:
+                tally[f"upload_{r.status_code}"] = tally.get(f"upload_{r.status_code}", 0) + 1
+                await asyncio.sleep(float(r.headers.get("retry-after", 1)))
+
+
+async def stream_worker(
+    url: str, frames: list[bytes], fps: float, seconds: float, latencies: list[float], tally: dict[str, int]
+) -> None:
+    sent: dict[int, float] = {}
+    async with websockets.connect(url.replace("http", "ws", 1) + "/v1/stream", max_size=None) as ws:
+        await ws.send(json.dumps({"type": "config", "kind": "h264"}))
+
+        async def send() -> None:
+            start = time.perf_counter()
+            for i in range(int(seconds * fps)):
+                await asyncio.sleep(max(0.0, start + i / fps - time.perf_counter()))
+                sent[i] = time.perf_counter()
+                await ws.send(frames[i % len(frames)])
+            await ws.send(json.dumps({"type": "end"}))
+
+        sender = asyncio.create_task(send())
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["type"] == "frame":
+                latencies.append(time.perf_counter() - sent[message["index"]])
+                tally["stream_frames"] += 1
+            elif message["type"] == "error":
+                tally[f"stream_{message['code']}"] = tally.get(f"stream_{message['code']}", 0) + 1
+        await sender
+    tally["stream_sent"] += len(sent)
+
+
+def batch_stats(before: dict[str, float], after: dict[str, float]) -> tuple[float, int]:
+    """Mean batch size during the run, and the largest bucket bound that gained batches."""
+    delta = {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("distilscreen_batch_size_frames")
+    }
+    count, total = (
+        delta.get("distilscreen_batch_size_frames_count", 0),
+        delta.get("distilscreen_batch_size_frames_sum", 0),
+    )
+    buckets = sorted((float(re.search(r'le="([^"]+)"', k)[1]), v) for k, v in delta.items() if "_bucket" in k)
+    largest = max(
+        (le for (le, v), (_, below) in zip(buckets, [(0.0, 0.0), *buckets], strict=False) if v > below),
+        default=0,
+    )
+    return (total / count if count else 0.0), int(largest)
+
+
+async def run_load(url: str, args: argparse.Namespace, upload_body: bytes, frames: list[bytes]) -> dict:
+    tally = {"upload_frames": 0, "stream_frames": 0, "stream_sent": 0}
+    latencies: list[float] = []
+    stop_at = time.monotonic() + args.seconds
+    jobs = [upload_worker(url, upload_body, stop_at, tally) for _ in range(args.uploads)]
+    jobs += [
+        stream_worker(url, frames, args.fps, args.seconds, latencies, tally) for _ in range(args.streams)
+    ]
+    started = time.perf_counter()
+    await asyncio.gather(*jobs)
+    return {"elapsed": time.perf_counter() - started, "tally": tally, "latencies": latencies}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running service (default: start one with the DISTILSCREEN_* env)")
+    parser.add_argument("--uploads", type=int, default=2)
+    parser.add_argument("--streams", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--fps", type=float, default=30)
+    args = parser.parse_args()
+
+    settings = Settings()
+    engine = Engine.from_settings(settings)
+    workdir = Path(tempfile.mkdtemp())
+    upload_clip = make_clip(workdir / "upload.mp4", frames=150)
+    stream_clip = make_clip(
+        workdir / "stream.h264", frames=150, container_format="h264", options={"tune": "zerolatency"}
+    )
+    d, decoded = decode_fps(stream_clip, engine, limits_of(settings))
+    i = inference_fps(engine, np.concatenate([decoded] * 2), settings.max_batch_size)
+    bound = 1 / (1 / d + 1 / i)
+
+    service = None if args.url else start_service(port := 19000 + os.getpid() % 1000)
+    url = args.url or f"http://127.0.0.1:{port}"
+    try:
+        before = scrape(url)
+        result = asyncio.run(run_load(url, args, upload_clip.read_bytes(), packets(stream_clip)))
+        after = scrape(url)
+    finally:
+        if service is not None:
+            service.terminate()
+            service.wait()
+    tally, lat = result["tally"], np.array(result["latencies"]) * 1000
+    screened = after["distilscreen_frames_screened_total"] - before.get(
+        "distilscreen_frames_screened_total", 0
+    )
+    mean_batch, max_batch = batch_stats(before, after)
+    rejected = {
+        k: after[k] - before.get(k, 0) for k in after if k.startswith("distilscreen_rejected_requests_total")
+    }
+    card, rate = engine.card, screened / result["elapsed"]
+    print(f"machine:  {machine()}")
+    print(f"model:    {card.name} @ {card.input.width}x{card.input.height} on {engine.providers}")
+    print(f"load:     {args.uploads} uploads + {args.streams} 720p streams at {args.fps:g} fps")
+    print(f"bound:    D {d:.1f}  I {i:.1f}  B = 1/(1/D + 1/I) {bound:.1f} frames/s")
+    print(f"total:    {rate:.1f} frames/s screened = {rate / bound:.2f} x B")
+    if len(lat):
+        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+        print(f"streams:  {tally['stream_frames']} answered of {tally['stream_sent']} sent")
+        print(f"latency:  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f} ms (target p99 <= 100 ms)")
+        print(f"realtime: {'yes' if p99 <= 100 else 'no'} (answers kept pace with {args.fps:g} fps senders)")
+    fill = mean_batch / settings.max_batch_size
+    print(f"batches:  mean {mean_batch:.1f}, max {max_batch} of {settings.max_batch_size}, fill {fill:.2f}")
+    others = {
+        k: v
+        for k, v in tally.items()
+        if k.startswith(("upload_4", "upload_5", "stream_")) and "_frames" not in k
+    }
+    print(f"uploads:  {tally['upload_frames']} frames screened; other outcomes {others or 'none'}")
+    print(f"rejected: {rejected or 'none'}; dropped: none (streams pause reading instead of dropping)")
+
+
+if __name__ == "__main__":
+    main()
