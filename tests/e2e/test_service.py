@@ -38,6 +38,11 @@ def _abandon(service: Service, body: bytes, declared: int) -> None:
         sock.sendall(head.encode() + body)
 
 
+def test_the_server_process_never_loads_torch(service: Service) -> None:
+    maps = Path(f"/proc/{service.process.pid}/maps").read_text()
+    assert "onnxruntime" in maps and "libtorch" not in maps
+
+
 def test_disconnects_leave_no_open_file_behind(service: Service, videos: dict[str, Path]) -> None:
     httpx.get(f"{service.url}/healthz")
     baseline = service.open_fds()
