@@ -1,0 +1,57 @@
+"""Run folders: provenance in config.yaml, refusal to overwrite or mix configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from training.config import TeacherSpec, load_config
+from training.data import Sample
+from training.pipeline import RunError, data_hash, hint_for, load_run_config, start_run, write_config
+from training.registry import NETS
+from training.teachers import Teacher
+
+
+def test_a_run_folder_is_resumed_only_when_asked_and_only_with_its_config(tmp_path: Path) -> None:
+    config = load_config("smoke")
+    run = start_run(config, tmp_path / "run", resume=False)
+    write_config(run, "d" * 64)
+    saved, provenance = load_run_config(tmp_path / "run")
+    assert saved == config
+    assert provenance["config_hash"] == config.digest() and provenance["data_hash"] == "d" * 64
+    assert provenance["git_commit"]
+    with pytest.raises(RunError, match="already holds a run; pass --resume"):
+        start_run(config, tmp_path / "run", resume=False)
+    assert start_run(config, tmp_path / "run", resume=True).dir == tmp_path / "run"
+    with pytest.raises(RunError, match="was started with another config"):
+        start_run(load_config("smoke", ["seed=1"]), tmp_path / "run", resume=True)
+    assert "provenance" in yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+
+
+def test_load_run_config_needs_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="is not a run folder"):
+        load_run_config(tmp_path)
+
+
+def test_data_hash_follows_content_and_labels_not_order(tmp_path: Path) -> None:
+    for name, content in (("a.mp4", b"one"), ("b.mp4", b"two")):
+        (tmp_path / name).write_bytes(content)
+    samples = [Sample(tmp_path / "a.mp4", 0, "train", "a", "t"),
+               Sample(tmp_path / "b.mp4", 1, "test", "b", "t")]
+    digest = data_hash(samples)
+    assert digest == data_hash(samples[::-1])
+    assert digest != data_hash([samples[0], Sample(tmp_path / "b.mp4", 0, "test", "b", "t")])
+    (tmp_path / "b.mp4").write_bytes(b"changed")
+    assert digest != data_hash(samples)
+
+
+def test_the_hint_teacher_must_be_a_member(tmp_path: Path) -> None:
+    teacher = Teacher("srm_resnet", TeacherSpec("srm_resnet", size=48), NETS.build("srm_resnet"), "d")
+    run = start_run(load_config("smoke", ["students.hint_teacher=srm_resnet"]), tmp_path, False)
+    assert hint_for(run, [teacher]).size == 48
+    run = start_run(load_config("smoke", ["students.hint_teacher=resnet"]), tmp_path, False)
+    with pytest.raises(ValueError, match=r"'resnet' is not a teacher; choices: \['srm_resnet'\]"):
+        hint_for(run, [teacher])
+    assert hint_for(start_run(load_config("smoke"), tmp_path, False), [teacher]) is None

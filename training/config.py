@@ -1,0 +1,248 @@
+"""Experiment configuration: one YAML file = one run, validated into frozen dataclasses.
+
+`load_config(path_or_preset, overrides)` reads a YAML file (or a preset name from
+`training/presets/`), applies `--set a.b=value` overrides (values parsed as YAML; list
+items by index, `teachers.members.0.epochs=2`), and checks every key against the
+dataclasses below: an unknown key is an error naming the key and the choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """The built-in benchmark, generated into the run's data folder."""
+
+    videos: int = 200
+    frames: int = 24
+    size: int = 160
+    difficulty: float = 0.5
+    seed: int = 0
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where samples come from (a dataset `path`, else `synth`) and how frames are drawn."""
+
+    path: str | None = None
+    layout: str = "auto"
+    synth: SynthSpec = SynthSpec()
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    frames_per_video: int = 8
+    eval_frames_per_video: int = 8
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimiser schedule shared by a group of nets: AdamW with a cosine decay."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """One ensemble member: a registry name, its builder kwargs and input size. With a
+    `checkpoint` (a user's state dict) it is loaded, then trained for `epochs` (0: as is)."""
+
+    name: str
+    size: int = 128
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    weight: float = 1.0
+    epochs: int | None = None
+    lr: float | None = None
+
+
+@dataclass(frozen=True)
+class TeachersConfig(Recipe):
+    members: tuple[TeacherSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class SoftLabelConfig:
+    """Ensemble soft targets at `temperature`, cached for `views` augmented views."""
+
+    temperature: float = 4.0
+    views: int = 2
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    name: str
+    size: int = 128
+
+
+@dataclass(frozen=True)
+class StudentsConfig(Recipe):
+    """Student recipe: `loss` as for `training.losses.build_loss`; the same recipe with
+    cross-entropy alone trains the undistilled baseline. `hint_teacher` runs live for
+    FitNets/AT terms. `export` names the student that becomes the model file."""
+
+    nets: tuple[StudentSpec, ...] = ()
+    loss: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"kd": {"weight": 0.9, "temperature": 4.0}, "ce": {"weight": 0.1}}
+    )
+    hint_teacher: str | None = None
+    undistilled: bool = True
+    export: str | None = None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    speed_batch: int = 32
+    speed_seconds: float = 1.0
+    speed_rounds: int = 3
+    robustness: bool = False
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    name: str = "distilscreen-student"
+    version: str = "0.1.0"
+    fp16: bool = False
+    int8: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = DataConfig()
+    teachers: TeachersConfig = TeachersConfig()
+    softlabels: SoftLabelConfig = SoftLabelConfig()
+    students: StudentsConfig = StudentsConfig()
+    evaluation: EvalConfig = EvalConfig()
+    export: ExportConfig = ExportConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the config (what the card calls config_hash)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def resolve_source(name_or_path: str | Path) -> Path:
+    """A YAML path as given, or `training/presets/NAME.yaml` for a preset name."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        return path
+    preset = PRESETS / f"{name_or_path}.yaml"
+    if not preset.is_file():
+        choices = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
+        raise ConfigError(f"{name_or_path!r} is neither a YAML file nor a preset ({choices})")
+    return preset
+
+
+def load_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """Read, override and validate a config (see the module docstring)."""
+    raw = yaml.safe_load(resolve_source(name_or_path).read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name_or_path}: the top level must be a mapping")
+    raw.pop("provenance", None)  # written beside a run's outputs; not an input
+    for item in overrides:
+        apply_override(raw, item)
+    return from_dict(Config, raw, "config")
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set `a.b.c=value` in the nested dict `raw` (creating mappings on the way)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override must look like key.path=value, got {item!r}")
+    *parents, last = key.strip().split(".")
+    node: Any = raw
+    for part in parents:
+        node = node[_index(part, node, key)] if isinstance(node, list) else node.setdefault(part, {})
+    value = yaml.safe_load(text)
+    if isinstance(node, list):
+        node[_index(last, node, key)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"override {key!r}: {'.'.join(parents)} is not a mapping or list")
+
+
+def _index(part: str, items: list, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"override {key!r}: {part!r} is not an index below {len(items)}")
+    return int(part)
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, checking keys and converting nested types."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; choices: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, where)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        inner = args[0]
+        fixed = len(args) != 2 or args[1] is not Ellipsis
+        if fixed and len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} items, got {value!r}")
+        return tuple(_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and type(value) is not hint:
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively, so the dict dumps as plain YAML."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

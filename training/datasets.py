@@ -1,0 +1,119 @@
+"""Frames in memory for training: samples -> sampled frames (through the `FrameCache`) ->
+a torch `Dataset` with seeded, resolution-independent light augmentation.
+
+Augmentation "views" are numbered: view 0 is the clean frame; view v > 0 draws, for each
+frame, a horizontal flip and a brightness/contrast jitter from a generator seeded by
+(run seed, v, sample key). The same view of the same sample is thus the same picture at
+any input size, which is what lets teachers (at their size) label exactly the frames the
+student (at its size) later sees, and lets the soft-label cache key on (sample, view).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from training.data import FrameCache, Sample
+
+JITTER = 0.1  # brightness and contrast factors are drawn from [1 - JITTER, 1 + JITTER]
+
+
+@dataclass(frozen=True)
+class FrameSet:
+    """Sampled frames of some samples at one size: item i is frame i of the stacked clips.
+
+    `video[i]` indexes `samples`; `keys[j]` identifies sample j on disk (path and mtime)."""
+
+    frames: np.ndarray  # (N, H, W, 3) uint8
+    labels: np.ndarray  # (N,) int64
+    video: np.ndarray  # (N,) int64
+    samples: tuple[Sample, ...]
+    keys: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> int:
+        return int(self.frames.shape[1])
+
+
+def sample_key(sample: Sample) -> str:
+    """The identity of a sample's file: its absolute path, size and mtime."""
+    path = Path(sample.path).absolute()
+    stat = path.stat()
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def load_frames(
+    samples: Sequence[Sample], cache: FrameCache, n: int, size: int, seed: int
+) -> FrameSet:
+    """`n` frames of each sample at `size` x `size` (decoded once, then read from `cache`)."""
+    clips = [cache.get(s.path, n, size, seed) for s in samples]
+    counts = [len(c) for c in clips]
+    return FrameSet(
+        frames=np.concatenate(clips) if clips else np.zeros((0, size, size, 3), np.uint8),
+        labels=np.repeat([s.label for s in samples], counts).astype(np.int64),
+        video=np.repeat(np.arange(len(samples)), counts).astype(np.int64),
+        samples=tuple(samples),
+        keys=tuple(sample_key(s) for s in samples),
+    )
+
+
+def view_params(frames: FrameSet, seed: int, view: int) -> np.ndarray:
+    """(N, 3) augmentation parameters of `view`: flip (0/1), brightness, contrast."""
+    params = np.tile(np.array([0.0, 1.0, 1.0], np.float32), (len(frames), 1))
+    if view == 0:
+        return params
+    for j, key in enumerate(frames.keys):
+        rows = np.flatnonzero(frames.video == j)
+        rng = np.random.default_rng([seed, view, zlib.crc32(key.encode())])
+        params[rows, 0] = rng.integers(0, 2, len(rows))
+        params[rows, 1:] = rng.uniform(1 - JITTER, 1 + JITTER, (len(rows), 2))
+    return params
+
+
+def to_tensor(frames: np.ndarray, params: np.ndarray | None = None) -> Tensor:
+    """uint8 (N, H, W, 3) -> float RGB in [0, 1], NCHW, with `params` applied if given."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    if params is None:
+        return x
+    p = torch.from_numpy(np.asarray(params, np.float32)).view(-1, 3, 1, 1)
+    x = torch.where(p[:, :1] > 0.5, x.flip(-1), x)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * p[:, 2:3] + mean * p[:, 1:2]).clamp(0.0, 1.0)
+
+
+class FrameDataset(Dataset):
+    """Items (frame tensor, label, soft target) of one `FrameSet` under the current view.
+
+    `soft` is (views, N, 2) ensemble probabilities or None (hard labels only, whose items
+    carry a zero soft target). `set_view(epoch)` selects view `epoch % views`."""
+
+    def __init__(
+        self, frames: FrameSet, seed: int, views: int = 1, soft: np.ndarray | None = None
+    ) -> None:
+        if soft is not None and soft.shape[:2] != (views, len(frames)):
+            raise ValueError(f"soft targets {soft.shape} must be ({views}, {len(frames)}, 2)")
+        self.frames = frames
+        self.params = np.stack([view_params(frames, seed, v) for v in range(views)])
+        self.soft = soft
+        self.view = 0
+
+    def set_view(self, epoch: int) -> None:
+        self.view = epoch % len(self.params)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor]:
+        x = to_tensor(self.frames.frames[i : i + 1], self.params[self.view, i : i + 1])[0]
+        soft = torch.zeros(2) if self.soft is None else torch.from_numpy(self.soft[self.view, i])
+        return x, int(self.frames.labels[i]), soft.float()

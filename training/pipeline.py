@@ -1,0 +1,236 @@
+"""One run, stage by stage: data -> teachers -> soft-label cache -> students ->
+calibration -> evaluation -> export. Every stage leaves its outputs in the run folder and
+is skipped when they are there, so `--resume` continues an interrupted run.
+
+    RUN/config.yaml          the resolved config + provenance (git commit, data and config hash)
+    RUN/data/                the built-in benchmark, when the config has no data.path
+    RUN/cache/               sampled frames and soft labels
+    RUN/teachers/KEY/        model.pt (last.pt while training)
+    RUN/students/NAME/{distilled,undistilled}/model.pt
+    RUN/predictions.npz      val/test logits of every model (the evaluation's input)
+    RUN/onnx/, RUN/evaluation.json, RUN/report.*, RUN/model.onnx   see training.evaluation
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from training.config import Config, Recipe, load_config
+from training.data import FrameCache, Sample, load_dataset, split_by_group
+from training.datasets import FrameDataset, FrameSet, load_frames
+from training.distill import Hint, fit, hard_labels, pick_device, predict_logits, student_loss
+from training.nets import BinaryClassifier
+from training.registry import NETS
+from training.softlabels import SoftLabelCache, ensemble_logits, soft_targets
+from training.teachers import Teacher, train_teachers
+
+log = logging.getLogger(__name__)
+CONFIG_FILE = "config.yaml"
+PREDICTIONS = "predictions.npz"
+EVAL_SPLITS = ("val", "test")
+
+
+class RunError(ValueError):
+    """A run folder that cannot be started or resumed as asked."""
+
+
+@dataclass
+class Run:
+    """What the stages share: the config, the folder, the device and the frames."""
+
+    config: Config
+    dir: Path
+    device: torch.device
+    frames: dict[str, dict[int, FrameSet]] = field(default_factory=dict)  # split -> size ->
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.config.data.cache_dir or self.dir / "cache")
+
+
+@dataclass
+class Trained:
+    """The nets of a run: teachers, and students by label (`student:NAME`, ...)."""
+
+    teachers: list[Teacher]
+    students: dict[str, tuple[int, BinaryClassifier]]  # label -> (input size, net)
+
+
+def start_run(config: Config, run_dir: Path, resume: bool) -> Run:
+    """Make (or reopen, with `resume`) the run folder; refuses to mix two configs."""
+    saved = run_dir / CONFIG_FILE
+    if saved.is_file():
+        if not resume:
+            raise RunError(f"{run_dir} already holds a run; pass --resume or another --out")
+        before = yaml.safe_load(saved.read_text())["provenance"]["config_hash"]
+        if before != config.digest():
+            raise RunError(f"{run_dir} was started with another config (hash {before[:12]}); "
+                           f"use another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    return Run(config, run_dir, pick_device(config.device))
+
+
+def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
+    """All stages; returns the exported model's path."""
+    from training.evaluation import stage_evaluate, stage_export
+
+    started = time.perf_counter()
+    run = start_run(config, run_dir, resume)
+    samples = stage_data(run)
+    trained = stage_train(run, samples)
+    stage_predict(run, trained)
+    model = stage_export(run, trained, stage_evaluate(run, trained))
+    log.info("run %s done in %.1f s", run.dir, time.perf_counter() - started)
+    return model
+
+
+def stage_data(run: Run) -> list[Sample]:
+    """Samples with splits (generating the built-in benchmark if needed); writes config.yaml."""
+    data = run.config.data
+    if data.path is None:
+        root = run.dir / "data"
+        if not (root / "manifest.csv").is_file():
+            from training.data.synth import generate
+
+            s = data.synth
+            print(generate(root, s.videos, seed=s.seed, size=(s.size, s.size), frames=s.frames,
+                           difficulty=s.difficulty, fractions=s.fractions))
+        samples = load_dataset(root)
+    else:
+        samples = load_dataset(data.path, data.layout)
+    samples = split_by_group(samples, data.split_fractions, seed=run.config.seed)
+    write_config(run, data_hash(samples))
+    return samples
+
+
+def load_split_frames(run: Run, samples: list[Sample]) -> None:
+    """Frames of every split at every size a teacher or student needs."""
+    cfg = run.config
+    sizes = {m.size for m in cfg.teachers.members} | {s.size for s in cfg.students.nets}
+    cache = FrameCache(run.cache_dir / "frames")
+    for split in ("train", *EVAL_SPLITS):
+        chosen = [s for s in samples if s.split == split]
+        n = cfg.data.frames_per_video if split == "train" else cfg.data.eval_frames_per_video
+        run.frames[split] = {size: load_frames(chosen, cache, n, size, cfg.seed)
+                             for size in sorted(sizes)}
+
+
+def stage_train(run: Run, samples: list[Sample]) -> Trained:
+    """Teachers, the soft-label cache, then each student distilled and undistilled."""
+    cfg = run.config
+    load_split_frames(run, samples)
+    teachers = train_teachers(cfg.teachers, run.frames["train"], run.dir, cfg.seed, run.device)
+    cache = SoftLabelCache(run.cache_dir / "softlabels", teachers, cfg.seed)
+    soft = soft_targets(cache, teachers, run.frames["train"], cfg.seed, cfg.softlabels.views,
+                        cfg.softlabels.temperature, run.device)
+    return Trained(teachers, train_students(run, soft, hint_for(run, teachers)))
+
+
+def hint_for(run: Run, teachers: list[Teacher]) -> Hint | None:
+    """The live teacher of the FitNets/AT terms, if `students.hint_teacher` names one."""
+    key = run.config.students.hint_teacher
+    if key is None:
+        return None
+    by_key = {t.key: t for t in teachers}
+    if key not in by_key:
+        raise ValueError(f"students.hint_teacher {key!r} is not a teacher; choices: {list(by_key)}")
+    return Hint(by_key[key].net.to(run.device).eval(), by_key[key].spec.size)
+
+
+def train_students(run: Run, soft: np.ndarray, hint: Hint | None
+                   ) -> dict[str, tuple[int, BinaryClassifier]]:
+    """Each student net with the distillation loss (`student:NAME`) and, if asked, with
+    hard labels only (`undistilled:NAME`), from the same initial weights."""
+    cfg, students = run.config, {}
+    s = cfg.students
+    recipe = Recipe(s.epochs, s.batch_size, s.lr, s.weight_decay)
+    variants = [("student", "distilled", soft)] + (
+        [("undistilled", "undistilled", None)] if s.undistilled else [])
+    for i, spec in enumerate(s.nets):
+        for label, folder, targets in variants:
+            torch.manual_seed(cfg.seed + 100 + i)
+            net = NETS.build(spec.name)
+            distilled = targets is not None
+            loss = student_loss(s.loss, net, hint.teacher if hint else None) if distilled else hard_labels()
+            data = FrameDataset(run.frames["train"][spec.size], cfg.seed, cfg.softlabels.views, targets)
+            fit(net, loss, data, recipe, run.dir / "students" / spec.name / folder,
+                cfg.seed + 100 + i, run.device, desc=f"{label} {spec.name}",
+                hint=hint if distilled else None)
+            students[f"{label}:{spec.name}"] = (spec.size, net)
+    return students
+
+
+def stage_predict(run: Run, trained: Trained) -> Path:
+    """Val/test logits of every teacher, the ensemble and every student -> predictions.npz."""
+    path = run.dir / PREDICTIONS
+    if path.is_file():
+        return path
+    cfg = run.config
+    cache = SoftLabelCache(run.cache_dir / "softlabels", trained.teachers, cfg.seed)
+    weights = [t.spec.weight for t in trained.teachers]
+    arrays: dict[str, np.ndarray] = {}
+    for split in EVAL_SPLITS:
+        frames = run.frames[split]
+        anyset = next(iter(frames.values()))
+        arrays[f"{split}/labels"] = anyset.labels
+        arrays[f"{split}/videos"] = anyset.video
+        members = cache.member_logits(trained.teachers, frames, cfg.seed, 0, run.device)
+        for teacher, logits in zip(trained.teachers, members, strict=True):
+            arrays[f"{split}/teacher:{teacher.key}"] = logits
+        arrays[f"{split}/ensemble"] = ensemble_logits(members, weights)
+        for label, (size, net) in trained.students.items():
+            arrays[f"{split}/{label}"] = predict_logits(net, frames[size], run.device)
+    np.savez(path, **arrays)
+    return path
+
+
+def data_hash(samples: list[Sample]) -> str:
+    """sha256 over every sample's split, label, group and file content."""
+    digest = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: (str(s.split), s.group, Path(s.path).name)):
+        content = hashlib.sha256(Path(s.path).read_bytes()).hexdigest()
+        digest.update(f"{s.split}|{s.label}|{s.group}|{content}\n".encode())
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    """HEAD's commit (with "+dirty" when the tree has changes), or "unknown"."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def write_config(run: Run, data_digest: str) -> None:
+    """RUN/config.yaml: the resolved config and its provenance (loadable as a config)."""
+    body = run.config.to_dict() | {"provenance": {
+        "git_commit": git_commit(), "data_hash": data_digest,
+        "config_hash": run.config.digest(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }}
+    (run.dir / CONFIG_FILE).write_text(yaml.safe_dump(body, sort_keys=False))
+
+
+def load_run_config(run_dir: Path) -> tuple[Config, dict]:
+    """A run's config and its provenance."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
+    return load_config(path), yaml.safe_load(path.read_text())["provenance"]
