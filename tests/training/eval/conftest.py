@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +20,6 @@ SIZE = 32
 FrameMaker = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_seeded() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-
-
 @dataclass(frozen=True)
 class Exported:
     path: Path
@@ -42,8 +33,13 @@ def build_tiny_net() -> nn.Module:
     two logits out, like every `training.nets` net."""
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2),
+        nn.Conv2d(3, 8, 3, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, 2, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
     )
     with torch.no_grad():
         for p in net.parameters():
@@ -81,6 +77,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     frames, _ = frames_and_labels(6, SIZE)
     with warnings.catch_warnings():  # torch's exporter warns about its own internals
         warnings.simplefilter("ignore", FutureWarning)
-        card = export_student(net, path, name="tiny", version="0.0.1", frames=frames,
-                              calibration=Calibration(temperature=1.5, threshold=0.4))
+        card = export_student(
+            net,
+            path,
+            name="tiny",
+            version="0.0.1",
+            frames=frames,
+            calibration=Calibration(temperature=1.5, threshold=0.4),
+        )
     return Exported(path, net, card)

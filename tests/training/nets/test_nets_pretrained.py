@@ -58,7 +58,7 @@ def test_load_backbone_refuses_another_architecture() -> None:
 
 def test_imagenet_weights_recognise_a_cat(case: Case) -> None:
     """End-to-end check of the architecture, padding and normalisation, not just names."""
-    data = pytest.importorskip("skimage.data")
+    from skimage import data
     name, _, _ = case
     image = torch.from_numpy(data.chelsea()).permute(2, 0, 1)[None].float() / 255
     x = F.interpolate(image, size=(224, 224), mode="bilinear", antialias=True)

@@ -1,4 +1,4 @@
-"""Shared fixtures for the nets tests: one CPU thread (the machine is shared), fixed seed."""
+"""Shared by the training tests: one CPU thread (the machine is shared), a fixed seed."""
 
 from collections.abc import Iterator
 
