@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import numpy as np
 
@@ -29,6 +29,11 @@ from app.schemas import (
 from app.video.decode import Limits, SampledFrame, Sampling, VideoInfo, VideoReader
 
 PIXEL_FORMATS = {"RGB": "rgb24", "BGR": "bgr24"}
+
+
+def verdict(mean_p_synthetic: float, threshold: float) -> Literal["authentic", "synthetic"]:
+    """The video-level rule: synthetic when the mean frame probability reaches the threshold."""
+    return "synthetic" if mean_p_synthetic >= threshold else "authentic"
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class Screener:
                 max_p_synthetic=float(probs.max()),
                 fraction_above_threshold=float((probs >= threshold).mean()),
                 threshold=threshold,
-                verdict="synthetic" if mean >= threshold else "authentic",
+                verdict=verdict(mean, threshold),
             ),
             timings=Timings(
                 upload_s=upload_s,

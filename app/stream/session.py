@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.errors import BadFrame, ScreenError, explain
 from app.inference.batcher import FrameResult
-from app.screening import PIXEL_FORMATS, Screener
+from app.screening import PIXEL_FORMATS, Screener, verdict
 from app.stream.protocol import (
     ClientText,
     CloseCode,
@@ -249,7 +249,7 @@ class StreamSession:
             mean_p_synthetic=mean,
             max_p_synthetic=float(probs.max()) if len(probs) else None,
             threshold=threshold,
-            verdict=None if mean is None else ("synthetic" if mean >= threshold else "authentic"),
+            verdict=None if mean is None else verdict(mean, threshold),
         )
 
 
