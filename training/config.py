@@ -78,7 +78,12 @@ class TeacherSpec:
 
 @dataclass(frozen=True)
 class TeachersConfig(Recipe):
+    """The ensemble's members and recipe. `holdout` (a fraction, by group) of the train
+    split is kept from the teachers: the students still fit it, so the ensemble's soft
+    labels there show how it judges clips it never saw, not what it memorised."""
+
     members: tuple[TeacherSpec, ...] = ()
+    holdout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,14 @@ class StudentSpec:
 class StudentsConfig(Recipe):
     """Student recipe: `loss` as for `training.losses.build_loss`; the same recipe with
     cross-entropy alone trains the undistilled baseline. `hint_teacher` runs live for
-    FitNets/AT terms. `export` names the student that becomes the model file."""
+    FitNets/AT terms. `export` names the student that becomes the model file.
+    `frames_per_video` sizes the transfer set: students (distilled and undistilled) train
+    on that many frames of each training video, all labelled by the ensemble (default:
+    `data.frames_per_video`, the teachers' frames); more frames cost teacher inference
+    only, not teacher training (Hinton et al. 2015, a larger transfer set)."""
 
     nets: tuple[StudentSpec, ...] = ()
+    frames_per_video: int | None = None
     loss: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"kd": {"weight": 0.9, "temperature": 4.0}, "ce": {"weight": 0.1}}
     )

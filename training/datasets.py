@@ -10,8 +10,10 @@ student (at its size) later sees, and lets the soft-label cache key on (sample, 
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +57,10 @@ def sample_key(sample: Sample) -> str:
 def load_frames(
     samples: Sequence[Sample], cache: FrameCache, n: int, size: int, seed: int
 ) -> FrameSet:
-    """`n` frames of each sample at `size` x `size` (decoded once, then read from `cache`)."""
-    clips = [cache.get(s.path, n, size, seed) for s in samples]
+    """`n` frames of each sample at `size` x `size` (decoded once, then read from `cache`),
+    one sample per CPU core at a time (PyAV releases the GIL while it decodes)."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        clips = list(pool.map(lambda s: cache.get(s.path, n, size, seed), samples))
     counts = [len(c) for c in clips]
     return FrameSet(
         frames=np.concatenate(clips) if clips else np.zeros((0, size, size, 3), np.uint8),

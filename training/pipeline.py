@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ def stage_data(run: Run) -> list[Sample]:
 
             s = data.synth
             print(generate(root, s.videos, seed=s.seed, size=(s.size, s.size), frames=s.frames,
-                           difficulty=s.difficulty, fractions=s.fractions))
+                           difficulty=s.difficulty, fractions=s.fractions,
+                           workers=os.cpu_count() or 1))
         samples = load_dataset(root)
     else:
         samples = load_dataset(data.path, data.layout)
@@ -116,15 +118,32 @@ def stage_data(run: Run) -> list[Sample]:
 
 
 def load_split_frames(run: Run, samples: list[Sample]) -> None:
-    """Frames of every split at every size a teacher or student needs."""
+    """Frames at every size a teacher or student needs: `train` (what the teachers fit),
+    `transfer` (what the students fit: the whole train split at `students.frames_per_video`)
+    and the evaluation splits."""
     cfg = run.config
     sizes = {m.size for m in cfg.teachers.members} | {s.size for s in cfg.students.nets}
     cache = FrameCache(run.cache_dir / "frames")
-    for split in ("train", *EVAL_SPLITS):
-        chosen = [s for s in samples if s.split == split]
-        n = cfg.data.frames_per_video if split == "train" else cfg.data.eval_frames_per_video
-        run.frames[split] = {size: load_frames(chosen, cache, n, size, cfg.seed)
+    train = [s for s in samples if s.split == "train"]
+    chosen = {"train": teacher_samples(train, cfg.teachers.holdout, cfg.seed), "transfer": train,
+              **{split: [s for s in samples if s.split == split] for split in EVAL_SPLITS}}
+    counts = {"train": cfg.data.frames_per_video,
+              "transfer": cfg.students.frames_per_video or cfg.data.frames_per_video,
+              **dict.fromkeys(EVAL_SPLITS, cfg.data.eval_frames_per_video)}
+    for split, n in counts.items():
+        if split == "transfer" and n == counts["train"] and chosen["train"] == train:
+            run.frames[split] = run.frames["train"]
+            continue
+        run.frames[split] = {size: load_frames(chosen[split], cache, n, size, cfg.seed)
                              for size in sorted(sizes)}
+
+
+def teacher_samples(train: list[Sample], holdout: float, seed: int) -> list[Sample]:
+    """The training samples the teachers fit: all, less a `holdout` share dealt by group."""
+    if holdout <= 0:
+        return train
+    dealt = split_by_group(train, (1 - holdout, holdout, 0), seed, keep_given=False)
+    return [s for s, d in zip(train, dealt, strict=True) if d.split == "train"]
 
 
 def stage_train(run: Run, samples: list[Sample]) -> Trained:
@@ -133,7 +152,7 @@ def stage_train(run: Run, samples: list[Sample]) -> Trained:
     load_split_frames(run, samples)
     teachers = train_teachers(cfg.teachers, run.frames["train"], run.dir, cfg.seed, run.device)
     cache = SoftLabelCache(run.cache_dir / "softlabels", teachers, cfg.seed)
-    soft = soft_targets(cache, teachers, run.frames["train"], cfg.seed, cfg.softlabels.views,
+    soft = soft_targets(cache, teachers, run.frames["transfer"], cfg.seed, cfg.softlabels.views,
                         cfg.softlabels.temperature, run.device)
     return Trained(teachers, train_students(run, soft, hint_for(run, teachers)))
 
@@ -164,7 +183,8 @@ def train_students(run: Run, soft: np.ndarray, hint: Hint | None
             net = NETS.build(spec.name)
             distilled = targets is not None
             loss = student_loss(s.loss, net, hint.teacher if hint else None) if distilled else hard_labels()
-            data = FrameDataset(run.frames["train"][spec.size], cfg.seed, cfg.softlabels.views, targets)
+            data = FrameDataset(run.frames["transfer"][spec.size], cfg.seed, cfg.softlabels.views,
+                                targets)
             fit(net, loss, data, recipe, run.dir / "students" / spec.name / folder,
                 cfg.seed + 100 + i, run.device, desc=f"{label} {spec.name}",
                 hint=hint if distilled else None)

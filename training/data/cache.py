@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class FrameCache:
         self.sampler = sampler
         self.hits = 0
         self.misses = 0
+        self._count = threading.Lock()  # get() may run in several threads at once
 
     def key(self, path: str | Path, n: int, size: Size | int | None, seed: int | None) -> str:
         """The entry's name: a hash of the file's identity and the sampling arguments."""
@@ -56,9 +58,11 @@ class FrameCache:
             except (OSError, ValueError, EOFError):
                 entry.unlink(missing_ok=True)  # unreadable: decode again below
             else:
-                self.hits += 1
+                with self._count:
+                    self.hits += 1
                 return frames
-        self.misses += 1
+        with self._count:
+            self.misses += 1
         frames = np.ascontiguousarray(self.sampler(Path(path), n, size, seed), dtype=np.uint8)
         self._write(entry, frames)
         return frames

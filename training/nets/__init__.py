@@ -1,11 +1,12 @@
 """Teachers and students: one module per family, each registering its builders in
 `training.registry.NETS`. Every net follows `BinaryClassifier`'s contract."""
 
-from training.nets import efficientnet_lite, mobilenetv2, mobilenetv3, residual
+from training.nets import efficientnet_lite, mobilenetv2, mobilenetv3, patchnet, residual
 from training.nets.base import CLASS_NAMES, BinaryClassifier
 from training.nets.efficientnet_lite import EfficientNetLite
 from training.nets.mobilenetv2 import MobileNetV2
 from training.nets.mobilenetv3 import MobileNetV3
+from training.nets.patchnet import PatchNet
 from training.nets.residual import SRMResNet
 from training.nets.stats import count_flops, count_params
 
@@ -15,11 +16,13 @@ __all__ = [
     "EfficientNetLite",
     "MobileNetV2",
     "MobileNetV3",
+    "PatchNet",
     "SRMResNet",
     "count_flops",
     "count_params",
     "efficientnet_lite",
     "mobilenetv2",
     "mobilenetv3",
+    "patchnet",
     "residual",
 ]

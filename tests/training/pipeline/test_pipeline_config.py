@@ -15,8 +15,7 @@ def test_presets_load_with_three_diverse_teachers_and_two_students() -> None:
         config = load_config(preset)
         names = [m.name for m in config.teachers.members]
         assert names == ["mobilenetv2_100", "efficientnet_lite0", "srm_resnet"]
-        assert [s.name for s in config.students.nets] == ["mobilenetv3_small_050",
-                                                          "mobilenetv3_small_100"]
+        assert [s.name for s in config.students.nets] == ["patchnet_s", "patchnet_m"]
 
 
 def test_overrides_set_nested_fields_list_items_and_parse_yaml_values() -> None:

@@ -55,3 +55,34 @@ def test_the_hint_teacher_must_be_a_member(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'resnet' is not a teacher; choices: \['srm_resnet'\]"):
         hint_for(run, [teacher])
     assert hint_for(start_run(load_config("smoke"), tmp_path, False), [teacher]) is None
+
+
+@pytest.mark.parametrize(("transfer", "holdout"), [(None, 0.0), (3, 0.0), (None, 0.5)])
+def test_students_fit_the_transfer_set_and_teachers_skip_the_holdout(
+        tmp_path: Path, transfer: int | None, holdout: float) -> None:
+    from training.data import load_dataset
+    from training.data.synth import generate
+    from training.pipeline import load_split_frames
+
+    generate(tmp_path / "data", 12, size=(32, 32), frames=4, progress=False)
+    overrides = ["data.frames_per_video=2", "data.eval_frames_per_video=1",
+                 f"students.frames_per_video={'null' if transfer is None else transfer}",
+                 f"teachers.holdout={holdout}"]
+    run = start_run(load_config("smoke", overrides), tmp_path / "run", False)
+    samples = load_dataset(tmp_path / "data")
+    load_split_frames(run, samples)
+    train = [s for s in samples if s.split == "train"]
+    sizes = {m.size for m in run.config.teachers.members} | {s.size for s in run.config.students.nets}
+    for size in sizes:
+        taught = run.frames["train"][size]
+        assert len(run.frames["transfer"][size]) == (transfer or 2) * len(train)
+        assert len(run.frames["test"][size]) == sum(s.split == "test" for s in samples)
+        assert len(taught) == 2 * len(taught.samples)
+        assert {s.path for s in taught.samples} <= {s.path for s in train}
+        kept = {s.group for s in taught.samples}
+        if holdout:
+            assert 0 < len(taught.samples) < len(train)
+            assert not kept & {s.group for s in train if s not in taught.samples}
+        else:
+            assert list(taught.samples) == train
+    assert (run.frames["transfer"] is run.frames["train"]) == (transfer is None and not holdout)

@@ -53,8 +53,8 @@ def test_report_has_every_row(smoke_run: tuple[Path, float]) -> None:
     assert roles == {
         **{f"teacher:{t}": "teacher" for t in TEACHERS},
         "ensemble": "ensemble",
-        "undistilled:mobilenetv3_small_050": "student",
-        "student:mobilenetv3_small_050": "distilled",
+        "undistilled:patchnet_s": "student",
+        "student:patchnet_s": "distilled",
     }
     for row in report["rows"]:
         assert 0.0 <= row["auc"] <= 1.0 and 0.0 <= row["ece"] <= 1.0
@@ -80,7 +80,7 @@ def test_model_card_and_service_engine(smoke_run: tuple[Path, float]) -> None:
     assert card.name == "distilscreen-smoke"
     assert (card.config_hash, card.data_hash) == (saved["config_hash"], saved["data_hash"])
     assert [t["name"] for t in card.provenance["teachers"]] == list(TEACHERS)
-    assert set(card.provenance["evaluation"]) >= {"ensemble", "student:mobilenetv3_small_050"}
+    assert set(card.provenance["evaluation"]) >= {"ensemble", "student:patchnet_s"}
     assert card.calibration.temperature > 0
     engine = Engine.load(model, ["CPUExecutionProvider"])
     test = [s for s in load_dataset(run / "data") if s.split == "test"]

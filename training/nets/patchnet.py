@@ -1,0 +1,74 @@
+"""PatchNet students: a patchify stem and one strided dense 3x3 conv per stage.
+
+Depthwise convolutions keep MobileNets' multiply-adds low, but on a CPU in ONNX Runtime a
+small MobileNet is bound by per-layer overhead, not arithmetic: MobileNetV3-Small 0.5x
+runs at a fifth of the multiply-add rate the teachers reach (NOTES.md). PatchNet trades
+them for a few dense layers that ONNX Runtime runs at full rate: a non-overlapping 4x4
+"patchify" stem (as in ConvNeXt: Liu et al. 2022, "A ConvNet for the 2020s", CVPR) sees
+every pixel of the frame, so pixel-level traces (up-sampling periodicity, blending seams)
+reach the first features, then three stride-2 conv-BN-ReLU stages down to stride 32.
+
+Classes: `PatchNet`. Builders: `patchnet_s`, `patchnet_m`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+from torch import Tensor, nn
+
+from training.nets.base import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    BinaryClassifier,
+    ConvBNAct,
+    Normalize,
+    global_pool,
+    init_weights,
+)
+from training.registry import NETS
+
+
+class PatchNet(BinaryClassifier):
+    """4x4 stride-4 stem -> stride-2 3x3 convs at `widths[1:]` -> linear head.
+
+    Intermediates are the stem and every stage's output (strides 4, 8, 16, 32)."""
+
+    feature_strides = [4, 8, 16, 32]
+    input_size = (3, 128, 128)
+
+    def __init__(self, widths: Sequence[int], num_classes: int = 2, drop_rate: float = 0.1
+                 ) -> None:
+        super().__init__(num_classes, Normalize(IMAGENET_MEAN, IMAGENET_STD))
+        if len(widths) != 4:
+            raise ValueError(f"widths must name 4 stages (strides 4..32), got {list(widths)}")
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, widths[0], 4, 4, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        self.stages = nn.ModuleList(
+            ConvBNAct(a, b, 3, 2, act=nn.ReLU) for a, b in pairwise(widths))
+        self.feature_channels = list(widths)
+        self.dropout = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(widths[-1], num_classes)
+        init_weights(self)
+
+    def forward_intermediates(self, x: Tensor) -> list[Tensor]:
+        out = [self.stem(self.normalize(x))]
+        for stage in self.stages:
+            out.append(stage(out[-1]))
+        return out
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.fc(self.dropout(global_pool(features)))
+
+
+@NETS.register("patchnet_s")
+def patchnet_s(num_classes: int = 2, drop_rate: float = 0.1) -> PatchNet:
+    """PatchNet-S (16, 32, 64, 128): the small student, ~4 M multiply-adds at 128 px."""
+    return PatchNet((16, 32, 64, 128), num_classes, drop_rate)
+
+
+@NETS.register("patchnet_m")
+def patchnet_m(num_classes: int = 2, drop_rate: float = 0.1) -> PatchNet:
+    """PatchNet-M (24, 48, 96, 192): the larger student, ~9 M multiply-adds at 128 px."""
+    return PatchNet((24, 48, 96, 192), num_classes, drop_rate)
