@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-MODEL ?= models/baseline.onnx
+MODEL ?= models/distilscreen-student.onnx
 
 .PHONY: serve test venv-serve venv-test system-deps lint
 

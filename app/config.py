@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "baseline.onnx"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "distilscreen-student.onnx"
 KNOWN_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 VIDEO_CODECS = (
     "h264",
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         description="ONNX Runtime providers in order of preference; unavailable ones are skipped",
     )
     intra_op_threads: int = Field(0, ge=0, description="ORT intra-op threads (0: ORT decides)")
+    ort_spinning: bool = Field(
+        False, description="let ORT's intra-op threads spin between runs (off: decoding needs the cores)"
+    )
     warmup_batches: int = Field(2, ge=0, description="batches run at start before /readyz is ready")
     trt_cache_dir: Path | None = Field(None, description="TensorRT engine cache directory")
 

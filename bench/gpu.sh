@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.cache/venv-gpu}
-export DISTILSCREEN_MODEL_PATH=${DISTILSCREEN_MODEL_PATH:-models/baseline.onnx}
+export DISTILSCREEN_MODEL_PATH=${DISTILSCREEN_MODEL_PATH:-models/distilscreen-student.onnx}
 export DISTILSCREEN_PROVIDERS=${DISTILSCREEN_PROVIDERS:-'["TensorrtExecutionProvider","CUDAExecutionProvider","CPUExecutionProvider"]'}
 export DISTILSCREEN_TRT_CACHE_DIR=${DISTILSCREEN_TRT_CACHE_DIR:-.cache/trt}
 

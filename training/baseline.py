@@ -1,11 +1,12 @@
-"""A small untrained CNN built with onnx.helper: the placeholder model shipped in `models/`.
+"""A small untrained CNN built with onnx.helper (no torch): a stand-in model with a valid
+card, at any input size, for tests and for trying a service setting without a trained student.
 
-It has the shape and cost of a real student (four stride-2 3x3 convolutions, global
-pooling, a linear head: about 41 M multiply-adds at 224x224) and a valid card, so the
-service runs out of the box, but its weights are fixed random numbers: its probabilities
-carry no signal. The distillation pipeline replaces it with a trained student.
+It has the shape and cost of a small student (four stride-2 3x3 convolutions, global
+pooling, a linear head: about 41 M multiply-adds at 224x224), but its weights are fixed
+random numbers: its probabilities carry no signal. The shipped model in `models/` is a
+trained student (README, "Training").
 
-    python -m training.baseline models/baseline.onnx
+    python -m training.baseline /tmp/untrained.onnx
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ class Engine:
         providers: list[str],
         intra_op_threads: int = 0,
         trt_cache_dir: Path | None = None,
+        spinning: bool = False,
     ) -> Engine:
         """Open `path` with the first available of `providers`; refuse a model without a card."""
         if not path.is_file():
@@ -48,6 +49,8 @@ class Engine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning intra-op threads busy-wait between runs on the cores the decoders need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         session = ort.InferenceSession(
             str(path),
             sess_options=options,
@@ -73,7 +76,8 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         return cls.load(
-            settings.model_path, settings.providers, settings.intra_op_threads, settings.trt_cache_dir
+            settings.model_path, settings.providers, settings.intra_op_threads, settings.trt_cache_dir,
+            settings.ort_spinning,
         )
 
     @property
@@ -85,11 +89,12 @@ class Engine:
         """uint8 frames (N, H, W, 3) in the card's colour order -> float32 NCHW tensor."""
         spec = self.card.input
         std = np.asarray(spec.std, np.float32)
-        gain = (spec.scale / std).reshape(1, 3, 1, 1)
-        bias = (np.asarray(spec.mean, np.float32) / std).reshape(1, 3, 1, 1)
-        x = frames.transpose(0, 3, 1, 2).astype(np.float32)
-        x *= gain
-        x -= bias
+        gain = spec.scale / std
+        bias = np.asarray(spec.mean, np.float32) / std
+        x = np.empty((frames.shape[0], 3, *frames.shape[1:3]), np.float32)
+        for c in range(3):  # a plane at a time: 4x faster than a transposing astype (bench/)
+            np.multiply(frames[..., c], gain[c], out=x[:, c], casting="unsafe")
+            x[:, c] -= bias[c]
         return x
 
     def predict(self, frames: np.ndarray) -> np.ndarray:

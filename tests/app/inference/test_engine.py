@@ -45,3 +45,10 @@ def test_providers_skip_unavailable_ones_and_report_what_runs(model_path: Path) 
 def test_no_available_provider_is_an_error(model_path: Path) -> None:
     with pytest.raises(RuntimeError, match="none of the providers"):
         Engine.load(model_path, ["NoSuchExecutionProvider"])
+
+
+@pytest.mark.parametrize("spinning", [False, True])
+def test_intra_op_spinning_follows_the_setting(model_path: Path, spinning: bool) -> None:
+    engine = Engine.load(model_path, ["CPUExecutionProvider"], spinning=spinning)
+    options = engine.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == str(int(spinning))

@@ -93,6 +93,8 @@ def test_global_registries_hold_every_family() -> None:
         "mobilenetv2_100",
         "mobilenetv3_small_050",
         "mobilenetv3_small_100",
+        "patchnet_m",
+        "patchnet_s",
         "srm_resnet",
     ]
     assert LOSSES.names() == ["at", "ce", "fitnets", "kd"]
