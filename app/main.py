@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -41,6 +42,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "input": f"{spec.width}x{spec.height}",
         }
     )
+    # Blocking work runs in asyncio.to_thread: a stream holds two threads for its life (its
+    # demuxer and the chunk feeder), an upload one. The default pool (cpu + 4 threads) would
+    # let a few open streams starve every other request, so size it for the admission limit.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(2 * settings.max_active_requests + 4, thread_name_prefix="blocking"))
     screener = Screener.from_settings(settings, engine, metrics)
     app.state.engine = engine
     app.state.screener = screener

@@ -300,3 +300,24 @@ def test_sigterm_finishes_uploads_and_closes_streams_with_1012(model_path: Path,
     assert running.process.wait(timeout=30) in (0, -signal.SIGTERM)
     with contextlib.suppress(StopIteration):
         next(service)
+
+
+def test_open_byte_streams_do_not_starve_uploads(service: Service, videos: dict[str, Path]) -> None:
+    """Each waiting byte stream holds a demuxer thread; ten of them (more than the default
+    thread pool of a 2-core machine) must not stop an upload or each other."""
+    with contextlib.ExitStack() as stack:
+        streams = [stack.enter_context(connect(ws_url(service))) for _ in range(10)]
+        for ws in streams:
+            ws.send(json.dumps({"type": "config", "kind": "h264"}))
+        wait_until(lambda: metric(service, 'distilscreen_active_requests{kind="stream"}') == 10, 10,
+                   "ten open streams")
+        response = httpx.post(f"{service.url}/v1/screen", content=videos["h264"].read_bytes(),
+                              headers={"content-type": "video/mp4"}, timeout=30)
+        assert response.status_code == 200 and len(response.json()["frames"]) == 48
+        for ws in streams:
+            ws.send(json.dumps({"type": "end"}))
+        for ws in streams:  # each is still served: an empty byte stream ends as corrupt_stream
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    ws.recv(timeout=10)
+            assert ws.close_code == 1007
