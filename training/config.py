@@ -103,15 +103,20 @@ class StudentSpec:
 @dataclass(frozen=True)
 class StudentsConfig(Recipe):
     """Student recipe: `loss` as for `training.losses.build_loss`; the same recipe with
-    cross-entropy alone trains the undistilled baseline. `hint_teacher` runs live for
+    cross-entropy alone trains the undistilled baseline of the exported student (if
+    `undistilled`). `hint_teacher` runs live for
     FitNets/AT terms. `export` names the student that becomes the model file.
     `frames_per_video` sizes the transfer set: students (distilled and undistilled) train
     on that many frames of each training video, all labelled by the ensemble (default:
     `data.frames_per_video`, the teachers' frames); more frames cost teacher inference
-    only, not teacher training (Hinton et al. 2015, a larger transfer set)."""
+    only, not teacher training (Hinton et al. 2015, a larger transfer set).
+    `random_flip` mirrors each student frame at random on every epoch, the soft label
+    taken as mirror-invariant: without it a student sees the same transfer frames every
+    epoch and learns them by heart."""
 
     nets: tuple[StudentSpec, ...] = ()
     frames_per_video: int | None = None
+    random_flip: bool = False
     loss: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"kd": {"weight": 0.9, "temperature": 4.0}, "ce": {"weight": 0.1}}
     )

@@ -99,16 +99,21 @@ class FrameDataset(Dataset):
     """Items (frame tensor, label, soft target) of one `FrameSet` under the current view.
 
     `soft` is (views, N, 2) ensemble probabilities or None (hard labels only, whose items
-    carry a zero soft target). `set_view(epoch)` selects view `epoch % views`."""
+    carry a zero soft target). `set_view(epoch)` selects view `epoch % views`.
+    `random_flip` mirrors each item with probability 1/2 on every draw, from torch's RNG
+    (which `fit` seeds and checkpoints), on top of the view: the label and soft target are
+    taken as unchanged by a mirror."""
 
     def __init__(
-        self, frames: FrameSet, seed: int, views: int = 1, soft: np.ndarray | None = None
+        self, frames: FrameSet, seed: int, views: int = 1, soft: np.ndarray | None = None,
+        random_flip: bool = False,
     ) -> None:
         if soft is not None and soft.shape[:2] != (views, len(frames)):
             raise ValueError(f"soft targets {soft.shape} must be ({views}, {len(frames)}, 2)")
         self.frames = frames
         self.params = np.stack([view_params(frames, seed, v) for v in range(views)])
         self.soft = soft
+        self.random_flip = random_flip
         self.view = 0
 
     def set_view(self, epoch: int) -> None:
@@ -119,5 +124,7 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor]:
         x = to_tensor(self.frames.frames[i : i + 1], self.params[self.view, i : i + 1])[0]
+        if self.random_flip and torch.rand(()) < 0.5:
+            x = x.flip(-1)
         soft = torch.zeros(2) if self.soft is None else torch.from_numpy(self.soft[self.view, i])
         return x, int(self.frames.labels[i]), soft.float()

@@ -29,7 +29,7 @@ from training.data import sample_frames
 from training.export import Variant, VariantDecision, export_student, select_variants, torch_logits
 from training.metrics import evaluate
 from training.nets import count_flops, count_params
-from training.pipeline import PREDICTIONS, Run, Trained, load_run_config
+from training.pipeline import PREDICTIONS, Run, Trained, exported_label, load_run_config
 from training.report import ReportInputs, ReportRow, write_report
 from training.robustness import robustness_table
 from training.softlabels import ensemble_probs
@@ -37,6 +37,7 @@ from training.speed import compare_speed, ensemble_frames_per_second, load_engin
 
 EVALUATION = "evaluation.json"
 MODEL_FILE = "model.onnx"
+PARITY_FRAMES = 512  # test frames each export's ONNX-vs-torch parity check runs on
 
 
 def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
     for label, (net, size) in nets.items():
         onnx_path = run.dir / "onnx" / f"{label.replace(':', '-')}.onnx"
         export_student(net, onnx_path, name=label, version=cfg.export.version,
-                       frames=run.frames["test"][size].frames,
+                       frames=run.frames["test"][size].frames[:PARITY_FRAMES],
                        calibration=Calibration(temperature=fits[label].temperature,
                                                threshold=fits[label].threshold))
         models[label] = {"onnx": str(onnx_path), "size": size, "params": count_params(net),
@@ -79,15 +80,6 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
     path.write_text(json.dumps(evaluation, indent=2) + "\n")
     write_run_report(run.dir)
     return evaluation
-
-
-def exported_label(run: Run) -> str:
-    """The label of the student that becomes the model file (default: the first)."""
-    nets = run.config.students.nets
-    name = run.config.students.export or nets[0].name
-    if name not in {s.name for s in nets}:
-        raise ValueError(f"students.export {name!r} is not one of {[s.name for s in nets]}")
-    return f"student:{name}"
 
 
 def _variants(run: Run, student: dict[str, Any]) -> dict[str, Any] | None:

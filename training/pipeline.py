@@ -6,7 +6,7 @@ is skipped when they are there, so `--resume` continues an interrupted run.
     RUN/data/                the built-in benchmark, when the config has no data.path
     RUN/cache/               sampled frames and soft labels
     RUN/teachers/KEY/        model.pt (last.pt while training)
-    RUN/students/NAME/{distilled,undistilled}/model.pt
+    RUN/students/NAME/distilled/model.pt (and undistilled/ for the exported student)
     RUN/predictions.npz      val/test logits of every model (the evaluation's input)
     RUN/onnx/, RUN/evaluation.json, RUN/report.*, RUN/model.onnx   see training.evaluation
 """
@@ -147,7 +147,8 @@ def teacher_samples(train: list[Sample], holdout: float, seed: int) -> list[Samp
 
 
 def stage_train(run: Run, samples: list[Sample]) -> Trained:
-    """Teachers, the soft-label cache, then each student distilled and undistilled."""
+    """Teachers, the soft-label cache, then the students (distilled; undistilled too for
+    the exported one)."""
     cfg = run.config
     load_split_frames(run, samples)
     teachers = train_teachers(cfg.teachers, run.frames["train"], run.dir, cfg.seed, run.device)
@@ -168,23 +169,35 @@ def hint_for(run: Run, teachers: list[Teacher]) -> Hint | None:
     return Hint(by_key[key].net.to(run.device).eval(), by_key[key].spec.size)
 
 
+def exported_label(run: Run) -> str:
+    """The label of the student that becomes the model file (default: the first)."""
+    nets = run.config.students.nets
+    name = run.config.students.export or nets[0].name
+    if name not in {s.name for s in nets}:
+        raise ValueError(f"students.export {name!r} is not one of {[s.name for s in nets]}")
+    return f"student:{name}"
+
+
 def train_students(run: Run, soft: np.ndarray, hint: Hint | None
                    ) -> dict[str, tuple[int, BinaryClassifier]]:
-    """Each student net with the distillation loss (`student:NAME`) and, if asked, with
-    hard labels only (`undistilled:NAME`), from the same initial weights."""
+    """Each student net with the distillation loss (`student:NAME`) and, if asked, the
+    exported one also with hard labels only (`undistilled:NAME`, the report's baseline),
+    from the same initial weights."""
     cfg, students = run.config, {}
     s = cfg.students
     recipe = Recipe(s.epochs, s.batch_size, s.lr, s.weight_decay)
-    variants = [("student", "distilled", soft)] + (
-        [("undistilled", "undistilled", None)] if s.undistilled else [])
+    exported = exported_label(run)
     for i, spec in enumerate(s.nets):
+        variants = [("student", "distilled", soft)] + (
+            [("undistilled", "undistilled", None)]
+            if s.undistilled and f"student:{spec.name}" == exported else [])
         for label, folder, targets in variants:
             torch.manual_seed(cfg.seed + 100 + i)
             net = NETS.build(spec.name)
             distilled = targets is not None
             loss = student_loss(s.loss, net, hint.teacher if hint else None) if distilled else hard_labels()
             data = FrameDataset(run.frames["transfer"][spec.size], cfg.seed, cfg.softlabels.views,
-                                targets)
+                                targets, random_flip=s.random_flip)
             fit(net, loss, data, recipe, run.dir / "students" / spec.name / folder,
                 cfg.seed + 100 + i, run.device, desc=f"{label} {spec.name}",
                 hint=hint if distilled else None)

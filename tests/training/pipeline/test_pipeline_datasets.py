@@ -63,3 +63,18 @@ def test_dataset_items_follow_the_view(frames: Callable[..., FrameSet]) -> None:
     assert torch.equal(dataset[5][2], torch.from_numpy(soft[1, 5]))
     with pytest.raises(ValueError, match=r"soft targets \(1, 12, 2\) must be \(2, 12, 2\)"):
         FrameDataset(data, seed=0, views=2, soft=soft[:1])
+
+
+def test_random_flip_mirrors_half_the_draws_reproducibly(frames: Callable[..., FrameSet]) -> None:
+    data = frames(videos=1, per_video=1)
+    plain = FrameDataset(data, seed=0)[0][0]
+    assert not torch.equal(plain, plain.flip(-1))
+    dataset = FrameDataset(data, seed=0, random_flip=True)
+    torch.manual_seed(0)
+    draws = [dataset[0][0] for _ in range(200)]
+    mirrored = [torch.equal(x, plain.flip(-1)) for x in draws]
+    assert all(m or torch.equal(x, plain) for m, x in zip(mirrored, draws, strict=True))
+    assert 70 < sum(mirrored) < 130
+    torch.manual_seed(0)
+    assert all(torch.equal(dataset[0][0], x) for x in draws)  # fit() seeds torch: reproducible
+    assert all(torch.equal(FrameDataset(data, seed=0)[0][0], plain) for _ in range(20))

@@ -46,11 +46,11 @@ def test_an_interrupted_fit_resumes_to_the_same_weights(
     tmp_path: Path, frames: Callable[..., FrameSet]
 ) -> None:
     data = frames(videos=4, per_video=4)
-    whole = train(tmp_path / "a", FrameDataset(data, 0, views=2))
+    whole = train(tmp_path / "a", FrameDataset(data, 0, views=2, random_flip=True))
     with pytest.raises(Interrupted):
-        train(tmp_path / "b", InterruptingDataset(data, 0, views=2, after=len(data) + 4))
+        train(tmp_path / "b", InterruptingDataset(data, 0, views=2, random_flip=True, after=len(data) + 4))
     assert (tmp_path / "b" / "last.pt").is_file() and not (tmp_path / "b" / "model.pt").exists()
-    resumed = train(tmp_path / "b", FrameDataset(data, 0, views=2))
+    resumed = train(tmp_path / "b", FrameDataset(data, 0, views=2, random_flip=True))
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 

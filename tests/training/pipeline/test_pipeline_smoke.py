@@ -107,7 +107,10 @@ def test_resume_of_a_finished_run_retrains_nothing(smoke_run: tuple[Path, float]
     run, _ = smoke_run
     checkpoints = sorted(run.glob("*/**/model.pt"))
     stamps = [p.stat().st_mtime_ns for p in checkpoints]
-    assert len(checkpoints) == 3 + 4
+    students = sorted(str(p.parent.relative_to(run / "students")) for p in checkpoints
+                      if p.is_relative_to(run / "students"))
+    assert len(checkpoints) == 3 + 3  # the undistilled baseline: the exported student only
+    assert students == ["patchnet_m/distilled", "patchnet_s/distilled", "patchnet_s/undistilled"]
     done = cli("distill", str(run / "config.yaml"), "--out", str(run), "--resume")
     assert done.returncode == 0, done.stderr[-3000:]
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
