@@ -22,10 +22,15 @@ class _Strict(BaseModel):
 
 
 class InputSpec(_Strict):
-    """How frames become the model's input tensor: x = (pixel * scale - mean) / std."""
+    """How frames become the model's input tensor.
+
+    float32: x = (pixel * scale - mean) / std, laid out as `layout`. uint8: the decoded
+    pixels themselves (the graph scales and normalises them, so scale, mean and std must be
+    1, 0 and 1: the service applies none)."""
 
     name: str
-    layout: Literal["NCHW"] = "NCHW"
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    dtype: Literal["float32", "uint8"] = "float32"
     height: int = Field(gt=0, le=4096)
     width: int = Field(gt=0, le=4096)
     color: Literal["RGB", "BGR"] = "RGB"
@@ -34,10 +39,22 @@ class InputSpec(_Strict):
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
     @model_validator(mode="after")
-    def _positive_std(self) -> InputSpec:
+    def _valid_normalisation(self) -> InputSpec:
         if min(self.std) <= 0:
             raise ValueError(f"std must be positive, got {self.std}")
+        if self.dtype == "uint8" and (self.scale, self.mean, self.std) != (1, (0, 0, 0), (1, 1, 1)):
+            raise ValueError(
+                "a uint8 input takes the pixels as decoded: scale must be 1, mean (0, 0, 0) and "
+                f"std (1, 1, 1), got {self.scale}, {self.mean}, {self.std}"
+            )
         return self
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The input tensor's shape after the batch axis."""
+        if self.layout == "NCHW":
+            return (3, self.height, self.width)
+        return (self.height, self.width, 3)
 
 
 class OutputSpec(_Strict):

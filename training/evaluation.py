@@ -26,7 +26,7 @@ from app.card import Calibration
 from training.calibrate import CalibrationFit, calibrate, p_synthetic
 from training.cardfile import attach_card, read_card
 from training.data import sample_frames
-from training.export import Variant, VariantDecision, export_student, select_variants, torch_logits
+from training.export import Variant, VariantDecision, export_student, select_variants
 from training.metrics import evaluate
 from training.nets import count_flops, count_params
 from training.pipeline import PREDICTIONS, Run, Trained, exported_label, load_run_config
@@ -75,7 +75,7 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
                                          groups=predictions["test/videos"]).as_dict()
     student = exported_label(run)
     evaluation = {"models": models, "student": student, "variants": _variants(run, models[student]),
-                  "robustness": _robustness(run, trained, student, models[student])
+                  "robustness": _robustness(run, trained, student, models)
                   if cfg.evaluation.robustness else None}
     path.write_text(json.dumps(evaluation, indent=2) + "\n")
     write_run_report(run.dir)
@@ -94,21 +94,22 @@ def _variants(run: Run, student: dict[str, Any]) -> dict[str, Any] | None:
     return decision.as_dict()
 
 
-def _robustness(run: Run, trained: Trained, label: str, student: dict[str, Any]
+def _robustness(run: Run, trained: Trained, label: str, models: dict[str, dict[str, Any]]
                 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Frame/video AUC of the served student (its ONNX file) and of the ensemble on the
-    test clips, clean and degraded (`training.robustness`)."""
-    n, seed = run.config.data.eval_frames_per_video, run.config.seed
+    """Frame/video AUC of the served student and of the ensemble on the test clips, clean
+    and degraded (`training.robustness`); every model runs from its ONNX file."""
+    n, seed, student = run.config.data.eval_frames_per_video, run.config.seed, models[label]
     clips = run.frames["test"][student["size"]].samples
     engine = load_engine(student["onnx"])
+    members = [(load_engine(models[f"teacher:{t.key}"]["onnx"]), t.spec.size) for t in trained.teachers]
     weights = [t.spec.weight for t in trained.teachers]
 
     def served(paths: Sequence[Path]) -> list[np.ndarray]:
         return [engine.predict(sample_frames(p, n, student["size"], seed)) for p in paths]
 
     def ensemble(paths: Sequence[Path]) -> list[np.ndarray]:
-        return [ensemble_probs(np.stack([torch_logits(t.net, sample_frames(p, n, t.spec.size, seed))
-                                         for t in trained.teachers]), 1.0, weights)[:, 1]
+        return [ensemble_probs(np.stack([member.logits(sample_frames(p, n, size, seed))
+                                         for member, size in members]), 1.0, weights)[:, 1]
                 for p in paths]
 
     args = ([s.path for s in clips], [s.label for s in clips])

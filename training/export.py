@@ -1,13 +1,14 @@
 """Export a net to ONNX with its model card, checked against torch; FP16/INT8 variants.
 
 `export_student` writes a model the service accepts: torch's dynamo exporter (opset 20,
-weights inside the file), a dynamic batch axis, input `frames` (float RGB in [0, 1],
-NCHW: every net normalises inside itself, so the card says scale 1/255, mean 0, std 1),
-output `logits`, `onnx.checker` clean, the card attached, and a parity check through the
-service's own engine on real frames. Teachers are exported the same way (their card
+weights inside the file), a dynamic batch axis, input `frames`: uint8 RGB (N, H, W, 3)
+as decoded, the cast, scaling and normalisation inside the graph (`PixelInput`; the card
+says NHWC uint8 and the service passes the frames through untouched), output `logits`,
+`onnx.checker` clean, the card attached, and a parity check through the service's own
+engine on real frames. Teachers are exported the same way (their card
 makes the speed benchmark run them through the same input pipeline).
 
-`select_variants` builds FP16 (onnxruntime's float16 converter, float32 I/O kept) and
+`select_variants` builds FP16 (onnxruntime's float16 converter, uint8 input kept) and
 INT8 (static QDQ, per-channel weights, calibrated on training frames) copies, and keeps a
 copy only if it is faster than FP32 in ONNX Runtime, timed side by side (by at least
 `MIN_SPEEDUP`, since a shared machine's timings wobble by a few per cent), and loses at
@@ -38,6 +39,7 @@ from app.inference.engine import Engine
 from training.calibrate import p_synthetic
 from training.cardfile import attach_card, read_card
 from training.metrics import frame_auc
+from training.nets.base import BinaryClassifier, PixelInput
 from training.speed import compare_speed, load_engine
 
 OPSET = 20
@@ -82,7 +84,8 @@ def export_student(
         config_hash=config_hash,
         data_hash=data_hash,
         input=InputSpec(
-            name=INPUT_NAME, height=height, width=width, scale=1 / 255, mean=(0, 0, 0), std=(1, 1, 1)
+            name=INPUT_NAME, layout="NHWC", dtype="uint8", height=height, width=width,
+            scale=1, mean=(0, 0, 0), std=(1, 1, 1),
         ),
         output=OutputSpec(logits=OUTPUT_NAME),
         calibration=calibration or Calibration(),
@@ -99,14 +102,15 @@ def export_student(
 
 
 def export_onnx(model: nn.Module, height: int, width: int) -> onnx.ModelProto:
-    """`model` as a checked ONNX graph: input `frames` (batch, 3, height, width), output
-    `logits` (batch, 2), opset 20, weights inside the proto."""
+    """`model` (float RGB in [0, 1], NCHW) as a checked ONNX graph: input `frames` uint8
+    (batch, height, width, 3), output `logits` (batch, 2), opset 20, weights inside."""
     was_training = model.training
     model.eval()
     try:
-        example = torch.rand(2, 3, height, width, device=_device(model))
+        pixels = (model.for_pixels() if isinstance(model, BinaryClassifier) else PixelInput(model)).eval()
+        example = torch.randint(0, 256, (2, height, width, 3), dtype=torch.uint8, device=_device(model))
         program = torch.onnx.export(
-            model,
+            pixels,
             (example,),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
@@ -130,7 +134,7 @@ def torch_logits(model: nn.Module, frames: np.ndarray) -> np.ndarray:
     try:
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(frames)).to(_device(model))
-            return model(x.permute(0, 3, 1, 2).float() / 255).double().cpu().numpy()
+            return PixelInput(model)(x).double().cpu().numpy()
     finally:
         model.train(was_training)
 

@@ -34,6 +34,8 @@ def test_missing_card_names_the_file() -> None:
         (("input", "height"), 0, "input.height"),
         (("input", "std"), [1, 0, 1], "input"),
         (("input", "color"), "YUV", "input.color"),
+        (("input", "dtype"), "uint8", "input"),  # uint8 with the baseline's ImageNet mean/std
+        (("input", "layout"), "CHWN", "input.layout"),
         (("output", "classes"), ["real", "fake"], "output"),
         (("calibration", "temperature"), -1, "calibration.temperature"),
         (("calibration", "threshold"), 1.5, "calibration.threshold"),
@@ -74,6 +76,19 @@ def test_engine_refuses_a_card_that_disagrees_with_the_graph(tmp_path: Path) -> 
     path = tmp_path / "wrong.onnx"
     onnx.save(model, path)
     with pytest.raises(CardError, match="does not match the card"):
+        Engine.load(path, ["CPUExecutionProvider"])
+
+
+def test_engine_refuses_a_card_whose_dtype_disagrees_with_the_graph(tmp_path: Path) -> None:
+    model = build_baseline(size=32)  # a float32 input
+    card = card_dict()
+    card["input"].update(dtype="uint8", layout="NHWC", scale=1, mean=[0, 0, 0], std=[1, 1, 1])
+    for prop in model.metadata_props:
+        if prop.key == CARD_KEY:
+            prop.value = json.dumps(card)
+    path = tmp_path / "float.onnx"
+    onnx.save(model, path)
+    with pytest.raises(CardError, match=r"input is tensor\(float\), the card says uint8"):
         Engine.load(path, ["CPUExecutionProvider"])
 
 

@@ -66,6 +66,26 @@ class BinaryClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
+    def for_pixels(self) -> nn.Module:
+        """This net as exported, taking uint8 frames as decoded (see `PixelInput`). Nets whose
+        first layer can absorb the scaling and normalisation override it to fold them in."""
+        return PixelInput(self)
+
+
+class PixelInput(nn.Module):
+    """`net` fed uint8 frames (N, H, W, 3) as decoded: the cast to float, the move to NCHW
+    and the `scale` (1/255: the nets take [0, 1]) run inside the exported graph, on ONNX
+    Runtime's threads, instead of as a single-threaded numpy pass in the service."""
+
+    def __init__(self, net: nn.Module, scale: float = 1 / 255) -> None:
+        super().__init__()
+        self.net = net
+        self.scale = scale
+
+    def forward(self, frames: Tensor) -> Tensor:
+        x = frames.permute(0, 3, 1, 2).float()
+        return self.net(x if self.scale == 1 else x * self.scale)
+
 
 class ConvBNAct(nn.Sequential):
     """Conv (no bias) -> BatchNorm -> activation, named `0`, `1`, `2` like torchvision's

@@ -13,9 +13,11 @@ Classes: `PatchNet`. Builders: `patchnet_s`, `patchnet_m`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from itertools import pairwise
 
+import torch
 from torch import Tensor, nn
 
 from training.nets.base import (
@@ -24,6 +26,7 @@ from training.nets.base import (
     BinaryClassifier,
     ConvBNAct,
     Normalize,
+    PixelInput,
     global_pool,
     init_weights,
 )
@@ -60,6 +63,21 @@ class PatchNet(BinaryClassifier):
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.fc(self.dropout(global_pool(features)))
+
+    def for_pixels(self) -> nn.Module:
+        """An eval-mode copy taking uint8 frames, with the 1/255 scaling and the input
+        normalisation folded into the stem: the conv's weights are divided by 255 * std and
+        the shift by mean / std moves into its BatchNorm's running mean. Exact, as the 4x4
+        stride-4 stem has no padding, and three passes over the input fewer (the student
+        runs ~1.4x faster in ONNX Runtime, bench/preprocessing.py)."""
+        net = copy.deepcopy(self).eval()
+        conv, norm = net.stem[0], net.stem[1]
+        mean, std = net.normalize.mean, net.normalize.std
+        with torch.no_grad():
+            norm.running_mean += (conv.weight * (mean / std)).sum((1, 2, 3))
+            conv.weight /= 255 * std
+        net.normalize = nn.Identity()
+        return PixelInput(net, scale=1)
 
 
 @NETS.register("patchnet_s")

@@ -8,10 +8,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
-from app.card import Calibration
+from app.card import Calibration, InputSpec, ModelCard, OutputSpec
 from app.inference.engine import Engine
 from training.baseline import build_baseline
+from training.cardfile import attach_card
 
 
 def reference(path: Path, frames: np.ndarray, temperature: float) -> np.ndarray:
@@ -32,6 +34,53 @@ def test_predict_matches_a_hand_computed_reference(tmp_path: Path, temperature: 
     got = engine.predict(frames)
     np.testing.assert_allclose(got, reference(path, frames, temperature), atol=1e-6)
     assert got.shape == (5,) and np.ptp(got) > 0
+
+
+def mean_colour_model(layout: str, dtype: str) -> onnx.ModelProto:
+    """logits = [0, mean red - mean blue] of the input tensor, for an input laid out as the
+    card says: what the engine feeds it decides the answer."""
+    size, spec = 8, {"NCHW": [3, 8, 8], "NHWC": [8, 8, 3]}[layout]
+    elem = {"uint8": TensorProto.UINT8, "float32": TensorProto.FLOAT}[dtype]
+    nodes = [helper.make_node("Cast", ["frames"], ["x"], to=TensorProto.FLOAT)]
+    axes = [2, 3] if layout == "NCHW" else [1, 2]
+    nodes += [
+        helper.make_node("ReduceMean", ["x", "axes"], ["rgb"], keepdims=0),
+        helper.make_node("MatMul", ["rgb", "w"], ["logits"]),
+    ]
+    weights = [numpy_helper.from_array(np.array(axes, np.int64), "axes"),
+               numpy_helper.from_array(np.array([[0, 1], [0, 0], [0, -1]], np.float32), "w")]
+    graph = helper.make_graph(nodes, "mean_colour",
+                              [helper.make_tensor_value_info("frames", elem, ["batch", *spec])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
+                              initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    normalisation = {"uint8": {"scale": 1, "mean": (0, 0, 0), "std": (1, 1, 1)},
+                     "float32": {"scale": 1 / 255, "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.5, 0.5)}}[dtype]
+    card = ModelCard(name="m", version="1", created="2026-01-01T00:00:00+00:00",
+                     input=InputSpec(name="frames", layout=layout, dtype=dtype, height=size, width=size,
+                                     **normalisation),
+                     output=OutputSpec(logits="logits"))
+    return attach_card(model, card)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_every_input_layout_and_dtype_gets_the_tensor_its_card_describes(
+    tmp_path: Path, layout: str, dtype: str
+) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(mean_colour_model(layout, dtype), path)
+    engine = Engine.load(path, ["CPUExecutionProvider"], intra_op_threads=1)
+    frames = np.random.default_rng(2).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    if dtype == "uint8":
+        assert engine.preprocess(frames).dtype == np.uint8  # passed through as decoded
+        red, blue = frames[..., 0].mean((1, 2)), frames[..., 2].mean((1, 2))
+    else:
+        red = (frames[..., 0].mean((1, 2)) / 255 - 0.5) / 0.25
+        blue = (frames[..., 2].mean((1, 2)) / 255 - 0.5) / 0.5
+    expected = 1 / (1 + np.exp(-(red - blue)))
+    assert np.ptp(expected) > 0.01
+    np.testing.assert_allclose(engine.predict(frames), expected, rtol=1e-5)
 
 
 def test_providers_skip_unavailable_ones_and_report_what_runs(model_path: Path) -> None:

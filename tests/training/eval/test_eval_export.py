@@ -21,8 +21,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")  # to
 def test_engine_accepts_the_file_and_matches_torch(exported, make_frames) -> None:
     engine = Engine.load(exported.path, CPU, intra_op_threads=1)
     spec = engine.card.input
-    assert (spec.name, spec.height, spec.width, spec.scale) == ("frames", 32, 32, 1 / 255)
-    assert (spec.mean, spec.std) == ((0, 0, 0), (1, 1, 1))
+    assert (spec.name, spec.layout, spec.dtype) == ("frames", "NHWC", "uint8")
+    assert (spec.height, spec.width) == (32, 32)
+    assert (spec.scale, spec.mean, spec.std) == (1, (0, 0, 0), (1, 1, 1))  # all inside the graph
     assert engine.card.output.logits == "logits"
     assert engine.card.calibration.temperature == 1.5
     for n in (1, 5):  # the batch axis is dynamic (export traced a batch of 2)
@@ -99,11 +100,11 @@ def test_variants_measured_for_real_and_gated_on_auc(exported, make_frames, tmp_
     assert decision.chosen == "fp32" and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
-def test_fp16_variant_keeps_float32_io_and_the_card(exported, make_frames, tmp_path: Path) -> None:
+def test_fp16_variant_keeps_the_uint8_input_and_the_card(exported, make_frames, tmp_path: Path) -> None:
     frames, _ = make_frames(6, 32)
     build_variant(exported.path, tmp_path / "fp16.onnx", "fp16", frames)
     model = onnx.load(tmp_path / "fp16.onnx")
-    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     fp16 = Engine.load(tmp_path / "fp16.onnx", CPU, intra_op_threads=1)
     fp32 = Engine.load(exported.path, CPU, intra_op_threads=1)

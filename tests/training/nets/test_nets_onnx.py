@@ -1,13 +1,18 @@
-"""A student exports to ONNX (torch's dynamo exporter) and ONNX Runtime agrees with torch."""
+"""A student exports to ONNX (torch's dynamo exporter) and ONNX Runtime agrees with torch;
+PatchNet folds the input scaling into its stem exactly."""
 
+from itertools import takewhile
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 from torch import nn
 
+from training.export import export_onnx
+from training.nets.base import PixelInput
 from training.registry import NETS
 
 
@@ -53,3 +58,20 @@ def test_student_exports_with_a_dynamic_batch_and_matches_onnx_runtime(tmp_path:
     got = torch.from_numpy(logits).softmax(1).numpy()
     assert np.ptp(expected[:, 1]) > 0.1  # the check is not vacuous
     assert np.abs(got - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["patchnet_s", "patchnet_m"])
+def test_patchnet_folds_the_input_scaling_into_its_stem_exactly(name: str) -> None:
+    net = _calibrated(name)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    frames = torch.randint(0, 256, (4, 64, 64, 3), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        folded, reference = net.for_pixels()(frames), PixelInput(net)(frames)
+    margin = reference[:, 1] - reference[:, 0]
+    assert float(margin.max() - margin.min()) > 0.1  # frames tell apart: the check is not vacuous
+    torch.testing.assert_close(folded, reference, rtol=1e-4, atol=1e-4)
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # the net itself untouched
+    before_stem = takewhile(lambda node: node.op_type != "Conv", export_onnx(net, 64, 64).graph.node)
+    ops = {node.op_type for node in before_stem}
+    assert "Cast" in ops and not ops & {"Sub", "Div", "Mul", "Add"}  # no arithmetic pass before the stem

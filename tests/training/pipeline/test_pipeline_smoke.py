@@ -64,6 +64,20 @@ def test_report_has_every_row(smoke_run: tuple[Path, float]) -> None:
     assert (run / "roc.png").stat().st_size > 0 and (run / "reliability.png").stat().st_size > 0
 
 
+def test_robustness_from_the_onnx_files_agrees_with_the_torch_figures_on_clean_clips(
+    smoke_run: tuple[Path, float],
+) -> None:
+    run, _ = smoke_run
+    report = json.loads((run / "report.json").read_text())
+    auc = {row["name"]: row["auc"] for row in report["rows"]}
+    robustness = report["robustness"]
+    assert set(robustness) == {"student:patchnet_s", "ensemble"}
+    for label, table in robustness.items():
+        assert set(table) == {"clean", "crf35", "crf45", "scale0.5"}
+        # the teachers' and the student's ONNX files on the test clips == torch's test predictions
+        assert table["clean"]["auc"] == pytest.approx(auc[label], abs=1e-3)
+
+
 def test_config_saved_with_provenance(smoke_run: tuple[Path, float]) -> None:
     saved = yaml.safe_load((smoke_run[0] / "config.yaml").read_text())
     provenance = saved["provenance"]
