@@ -10,12 +10,14 @@ import yaml
 from training.config import Config, ConfigError, from_dict, load_config
 
 
-def test_presets_load_with_three_diverse_teachers_and_two_students() -> None:
-    for preset in ("smoke", "default"):
+def test_presets_load_with_three_diverse_teachers_and_the_small_student_exported() -> None:
+    students = {"smoke": ["patchnet_s", "patchnet_m"], "default": ["patchnet_s"]}  # default: < 1 h
+    for preset, nets in students.items():
         config = load_config(preset)
         names = [m.name for m in config.teachers.members]
         assert names == ["mobilenetv2_100", "efficientnet_lite0", "srm_resnet"]
-        assert [s.name for s in config.students.nets] == ["patchnet_s", "patchnet_m"]
+        assert [s.name for s in config.students.nets] == nets
+        assert config.students.export == "patchnet_s"
 
 
 def test_overrides_set_nested_fields_list_items_and_parse_yaml_values() -> None:
