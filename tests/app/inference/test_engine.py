@@ -39,26 +39,24 @@ def test_predict_matches_a_hand_computed_reference(tmp_path: Path, temperature: 
 def mean_colour_model(layout: str, dtype: str) -> onnx.ModelProto:
     """logits = [0, mean red - mean blue] of the input tensor, for an input laid out as the
     card says: what the engine feeds it decides the answer."""
-    size, spec = 8, {"NCHW": [3, 8, 8], "NHWC": [8, 8, 3]}[layout]
-    elem = {"uint8": TensorProto.UINT8, "float32": TensorProto.FLOAT}[dtype]
-    nodes = [helper.make_node("Cast", ["frames"], ["x"], to=TensorProto.FLOAT)]
-    axes = [2, 3] if layout == "NCHW" else [1, 2]
-    nodes += [
+    normalisation = {"uint8": {"scale": 1, "mean": (0, 0, 0), "std": (1, 1, 1)},
+                     "float32": {"scale": 1 / 255, "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.5, 0.5)}}[dtype]
+    spec = InputSpec(name="frames", layout=layout, dtype=dtype, height=8, width=8, **normalisation)
+    spatial_axes = [2, 3] if layout == "NCHW" else [1, 2]
+    nodes = [
+        helper.make_node("Cast", ["frames"], ["x"], to=TensorProto.FLOAT),
         helper.make_node("ReduceMean", ["x", "axes"], ["rgb"], keepdims=0),
         helper.make_node("MatMul", ["rgb", "w"], ["logits"]),
     ]
-    weights = [numpy_helper.from_array(np.array(axes, np.int64), "axes"),
+    weights = [numpy_helper.from_array(np.array(spatial_axes, np.int64), "axes"),
                numpy_helper.from_array(np.array([[0, 1], [0, 0], [0, -1]], np.float32), "w")]
+    elem = {"uint8": TensorProto.UINT8, "float32": TensorProto.FLOAT}[dtype]
     graph = helper.make_graph(nodes, "mean_colour",
-                              [helper.make_tensor_value_info("frames", elem, ["batch", *spec])],
+                              [helper.make_tensor_value_info("frames", elem, ["batch", *spec.shape])],
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
                               initializer=weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    normalisation = {"uint8": {"scale": 1, "mean": (0, 0, 0), "std": (1, 1, 1)},
-                     "float32": {"scale": 1 / 255, "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.5, 0.5)}}[dtype]
-    card = ModelCard(name="m", version="1", created="2026-01-01T00:00:00+00:00",
-                     input=InputSpec(name="frames", layout=layout, dtype=dtype, height=size, width=size,
-                                     **normalisation),
+    card = ModelCard(name="m", version="1", created="2026-01-01T00:00:00+00:00", input=spec,
                      output=OutputSpec(logits="logits"))
     return attach_card(model, card)
 
