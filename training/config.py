@@ -29,7 +29,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SynthSpec:
-    """The built-in benchmark, generated into the run's data folder."""
+    """The built-in benchmark, generated into the run's data folder; `unlabelled` more
+    clips (same settings, seed + 1) go to `RUN/unlabelled/` as `DataConfig.unlabelled`."""
 
     videos: int = 200
     frames: int = 24
@@ -37,14 +38,20 @@ class SynthSpec:
     difficulty: float = 0.5
     seed: int = 0
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    unlabelled: int = 0
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where samples come from (a dataset `path`, else `synth`) and how frames are drawn."""
+    """Where samples come from (a dataset `path`, else `synth`) and how frames are drawn.
+
+    `unlabelled` is a dataset (any layout `load_dataset` reads) whose labels are never
+    read: the students fit its clips on the ensemble's soft labels alone (the teachers and
+    the undistilled student never see them); clips of a group in val or test are dropped."""
 
     path: str | None = None
     layout: str = "auto"
+    unlabelled: str | None = None
     synth: SynthSpec = SynthSpec()
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     frames_per_video: int = 8

@@ -46,6 +46,11 @@ class FrameSet:
     def size(self) -> int:
         return int(self.frames.shape[1])
 
+    def take(self, rows: np.ndarray) -> FrameSet:
+        """The frames at `rows` (indices), still indexing the same `samples`."""
+        return FrameSet(self.frames[rows], self.labels[rows], self.video[rows], self.samples,
+                        self.keys)
+
 
 def sample_key(sample: Sample) -> str:
     """The identity of a sample's file: its absolute path, size and mtime."""

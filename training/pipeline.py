@@ -18,7 +18,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import yaml
 
-from training.config import Config, Recipe, load_config
-from training.data import FrameCache, Sample, load_dataset, split_by_group
+from training.config import Config, Recipe, SynthSpec, load_config
+from training.data import UNLABELLED, FrameCache, Sample, load_dataset, split_by_group
 from training.datasets import FrameDataset, FrameSet, load_frames
 from training.distill import Hint, fit, hard_labels, pick_device, predict_logits, student_loss
 from training.nets import BinaryClassifier
@@ -98,34 +98,59 @@ def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
 
 
 def stage_data(run: Run) -> list[Sample]:
-    """Samples with splits (generating the built-in benchmark if needed); writes config.yaml."""
+    """Samples with splits (generating the built-in benchmark if needed), then the
+    unlabelled ones; writes config.yaml."""
     data = run.config.data
     if data.path is None:
         root = run.dir / "data"
-        if not (root / "manifest.csv").is_file():
-            from training.data.synth import generate
-
-            s = data.synth
-            print(generate(root, s.videos, seed=s.seed, size=(s.size, s.size), frames=s.frames,
-                           difficulty=s.difficulty, fractions=s.fractions,
-                           workers=os.cpu_count() or 1))
+        synthesize(root, data.synth, data.synth.videos, data.synth.seed, data.synth.fractions)
         samples = load_dataset(root)
     else:
         samples = load_dataset(data.path, data.layout)
     samples = split_by_group(samples, data.split_fractions, seed=run.config.seed)
+    samples += unlabelled_samples(run, samples)
     write_config(run, data_hash(samples))
     return samples
 
 
+def synthesize(root: Path, spec: SynthSpec, videos: int, seed: int,
+               fractions: tuple[float, float, float]) -> None:
+    """The built-in benchmark's clips in `root`, unless its manifest is already there."""
+    if (root / "manifest.csv").is_file():
+        return
+    from training.data.synth import generate
+
+    print(generate(root, videos, seed=seed, size=(spec.size, spec.size), frames=spec.frames,
+                   difficulty=spec.difficulty, fractions=fractions, workers=os.cpu_count() or 1))
+
+
+def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
+    """`data.unlabelled` and `synth.unlabelled` more benchmark clips (seed + 1), marked
+    UNLABELLED in the train split, less those of a group that is in val or test."""
+    data = run.config.data
+    clips = list(load_dataset(data.unlabelled)) if data.unlabelled else []
+    if data.path is None and data.synth.unlabelled:
+        root = run.dir / "unlabelled"
+        synthesize(root, data.synth, data.synth.unlabelled, data.synth.seed + 1, (1.0, 0.0, 0.0))
+        clips += load_dataset(root)
+    held_out = {s.group for s in labelled if s.split != "train"}
+    kept = [replace(s, label=UNLABELLED, split="train") for s in clips if s.group not in held_out]
+    if len(kept) < len(clips):
+        log.info("unlabelled: %d of %d clips dropped (their group is in val or test)",
+                 len(clips) - len(kept), len(clips))
+    return kept
+
+
 def load_split_frames(run: Run, samples: list[Sample]) -> None:
-    """Frames at every size a teacher or student needs: `train` (what the teachers fit),
-    `transfer` (what the students fit: the whole train split at `students.frames_per_video`)
-    and the evaluation splits."""
+    """Frames at every size a teacher or student needs: `train` (what the teachers fit:
+    labelled clips only), `transfer` (what the students fit: the whole train split,
+    unlabelled clips too, at `students.frames_per_video`) and the evaluation splits."""
     cfg = run.config
     sizes = {m.size for m in cfg.teachers.members} | {s.size for s in cfg.students.nets}
     cache = FrameCache(run.cache_dir / "frames")
     train = [s for s in samples if s.split == "train"]
-    chosen = {"train": teacher_samples(train, cfg.teachers.holdout, cfg.seed), "transfer": train,
+    labelled = [s for s in train if s.label != UNLABELLED]
+    chosen = {"train": teacher_samples(labelled, cfg.teachers.holdout, cfg.seed), "transfer": train,
               **{split: [s for s in samples if s.split == split] for split in EVAL_SPLITS}}
     counts = {"train": cfg.data.frames_per_video,
               "transfer": cfg.students.frames_per_video or cfg.data.frames_per_video,
@@ -196,8 +221,11 @@ def train_students(run: Run, soft: np.ndarray, hint: Hint | None
             net = NETS.build(spec.name)
             distilled = targets is not None
             loss = student_loss(s.loss, net, hint.teacher if hint else None) if distilled else hard_labels()
-            data = FrameDataset(run.frames["transfer"][spec.size], cfg.seed, cfg.softlabels.views,
-                                targets, random_flip=s.random_flip)
+            frames = run.frames["transfer"][spec.size]
+            if not distilled:  # hard labels only: just the clips that have one
+                frames = frames.take(np.flatnonzero(frames.labels != UNLABELLED))
+            data = FrameDataset(frames, cfg.seed, cfg.softlabels.views, targets,
+                                random_flip=s.random_flip)
             fit(net, loss, data, recipe, run.dir / "students" / spec.name / folder,
                 cfg.seed + 100 + i, run.device, desc=f"{label} {spec.name}",
                 hint=hint if distilled else None)

@@ -2,8 +2,9 @@
 checkpoint if the config names one, fine-tune it on hard labels, keep it on disk.
 
 Each member lives in `RUN/teachers/<key>/` (`model.pt` when done, `last.pt` while it
-trains, so an interrupted run resumes mid-teacher). A member's identity for the soft-label
-cache is the hash of its final weights.
+trains, so an interrupted run resumes mid-teacher; on the CPU also `model-<hash>.onnx`,
+which labels frames in ONNX Runtime). A member's identity for the soft-label cache is the
+hash of its final weights.
 """
 
 from __future__ import annotations
@@ -12,23 +13,27 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnx
 import torch
 
 from training.config import Recipe, TeachersConfig, TeacherSpec
 from training.datasets import FrameDataset, FrameSet
 from training.distill import fit, hard_labels
+from training.export import export_onnx
 from training.nets import BinaryClassifier
 from training.registry import NETS
 
 
 @dataclass
 class Teacher:
-    """A trained member: its spec, the net (eval mode, CPU), and the hash of its weights."""
+    """A trained member: its spec, the net (eval mode, CPU), the hash of its weights and,
+    for labelling on the CPU, the net as an ONNX file (uint8 NHWC frames in, logits out)."""
 
     key: str
     spec: TeacherSpec
     net: BinaryClassifier
     digest: str
+    onnx: Path | None = None
 
 
 def member_keys(config: TeachersConfig) -> list[str]:
@@ -77,5 +82,15 @@ def train_teachers(config: TeachersConfig, frames: dict[int, FrameSet], run_dir:
         net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
                   desc=f"teacher {key}")
         digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
-        teachers.append(Teacher(key, spec, net, digest))
+        onnx_path = out / f"model-{digest}.onnx"
+        if device.type == "cpu" and not onnx_path.is_file():
+            save_onnx(export_onnx(net, spec.size, spec.size), onnx_path)
+        teachers.append(Teacher(key, spec, net, digest, onnx_path if device.type == "cpu" else None))
     return teachers
+
+
+def save_onnx(proto: onnx.ModelProto, path: Path) -> None:
+    """Write `proto` to `path` atomically (an interrupted run leaves no half file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    onnx.save(proto, tmp)
+    tmp.replace(path)

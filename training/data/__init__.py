@@ -5,12 +5,12 @@ on demand: it needs scipy and scikit-image)."""
 from training.data.cache import FrameCache
 from training.data.frames import FrameError, count_frames, frame_indices, read_image, sample_frames
 from training.data.readers import READERS, ManifestError, detect_layout, load_dataset
-from training.data.sample import CLASS_NAMES, SPLITS, DatasetError, Sample
+from training.data.sample import CLASS_NAMES, SPLITS, UNLABELLED, DatasetError, Sample
 from training.data.splits import crossing_groups, groups_by_split, split_by_group
 
 __all__ = [
     "CLASS_NAMES", "READERS", "SPLITS", "DatasetError", "FrameCache", "FrameError",
-    "ManifestError", "Sample", "count_frames", "crossing_groups", "detect_layout",
+    "ManifestError", "Sample", "UNLABELLED", "count_frames", "crossing_groups", "detect_layout",
     "frame_indices", "groups_by_split", "load_dataset", "read_image", "sample_frames",
     "split_by_group",
 ]

@@ -11,6 +11,7 @@ MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
 
 AUTHENTIC = 0
 SYNTHETIC = 1
+UNLABELLED = -1  # a clip only the students fit, labelled by the ensemble alone
 CLASS_NAMES = ("authentic", "synthetic")
 SPLITS = ("train", "val", "test")
 
@@ -33,7 +34,8 @@ class DatasetError(ValueError):
 class Sample:
     """One video or image.
 
-    label: 0 authentic / 1 synthetic. split: "train"/"val"/"test", or None when the
+    label: 0 authentic / 1 synthetic (-1 ``UNLABELLED``: no reader returns it; the
+    pipeline marks extra clips it must not read a label of). split: "train"/"val"/"test", or None when the
     dataset does not say (``split_by_group`` fills it). group: the source video or
     identity; samples of one group must never be in two splits. source: where the
     sample came from, ``<layout>:<subset>`` (e.g. ``ffpp:Deepfakes``).
@@ -46,8 +48,8 @@ class Sample:
     source: str
 
     def __post_init__(self) -> None:
-        if self.label not in (AUTHENTIC, SYNTHETIC):
-            raise ValueError(f"label must be 0 or 1, got {self.label!r}")
+        if self.label not in (AUTHENTIC, SYNTHETIC, UNLABELLED):
+            raise ValueError(f"label must be 0, 1 or {UNLABELLED} (unlabelled), got {self.label!r}")
         if self.split is not None and self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS} or None, got {self.split!r}")
         if not self.group:

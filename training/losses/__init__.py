@@ -14,7 +14,7 @@ from training.losses.combined import (
     hinton,
 )
 from training.losses.fitnets import HintRegressor, hint_loss
-from training.losses.kd import kd_divergence, kd_loss, teacher_probs
+from training.losses.kd import kd_divergence, kd_loss, labelled_cross_entropy, teacher_probs
 
 __all__ = [
     "ATTerm",
@@ -32,5 +32,6 @@ __all__ = [
     "hinton",
     "kd_divergence",
     "kd_loss",
+    "labelled_cross_entropy",
     "teacher_probs",
 ]

@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.losses.attention import attention_transfer_loss
 from training.losses.fitnets import HintRegressor, hint_loss
-from training.losses.kd import kd_divergence
+from training.losses.kd import kd_divergence, labelled_cross_entropy
 from training.registry import LOSSES
 
 
@@ -69,12 +68,12 @@ class KDTerm(LossTerm):
 
 
 class CETerm(LossTerm):
-    """Cross-entropy on the hard labels."""
+    """Cross-entropy on the hard labels, over the labelled items: `kd.labelled_cross_entropy`."""
 
     formula = "CE(y, p_s)"
 
     def forward(self, outputs: DistillOutputs) -> Tensor:
-        return F.cross_entropy(outputs.student_logits, outputs.require("targets", "ce"))
+        return labelled_cross_entropy(outputs.student_logits, outputs.require("targets", "ce"))
 
 
 class HintTerm(LossTerm):

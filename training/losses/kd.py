@@ -9,7 +9,9 @@ soft-label cache stores); p_s^T = softmax(z_s / T); y the hard labels.
 
 The T^2 factor keeps the soft term's gradient magnitude roughly independent of T:
 dL/dz_s = T * (p_s^T - p_t^T) per sample (`kd_divergence`'s docstring). Batch reduction
-is the mean over samples. The teacher side is a constant (it is detached).
+is the mean over samples; CE's is the mean over the labelled ones (a label of -1 marks a
+clip only the ensemble labelled, `labelled_cross_entropy`). The teacher side is a
+constant (it is detached).
 """
 
 from __future__ import annotations
@@ -74,8 +76,17 @@ def kd_loss(
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     soft = kd_divergence(student_logits, teacher_probs, temperature)
-    hard = F.cross_entropy(student_logits, targets)
+    hard = labelled_cross_entropy(student_logits, targets)
     return alpha * soft + (1.0 - alpha) * hard
+
+
+def labelled_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """CE(y, p_s) averaged over the items with a label (targets >= 0); items marked -1
+    (unlabelled) add nothing, and a batch without a label gives 0 (still in the graph)."""
+    labelled = targets >= 0
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[labelled], targets[labelled])
 
 
 def _check_temperature(temperature: float) -> None:

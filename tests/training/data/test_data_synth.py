@@ -85,6 +85,14 @@ def test_plan_balances_labels_families_and_sources():
     assert plan_clips(200, seed=5) != plans
 
 
+def test_a_scene_is_a_group_of_its_seed_a_photo_one_of_every_seed():
+    def groups(seed: int, kind: str) -> set[str]:
+        return {p.group for p in plan_clips(200, seed=seed) if p.group.startswith(kind)}
+
+    assert groups(4, "scene:") and not groups(4, "scene:") & groups(5, "scene:")
+    assert groups(4, "photo:") == groups(5, "photo:")
+
+
 def test_difficulty_moves_every_range():
     easy, hard = Ranges.for_difficulty(0.0), Ranges.for_difficulty(1.0)
     assert easy.strength[0] > hard.strength[0] and easy.strength[1] > hard.strength[1]

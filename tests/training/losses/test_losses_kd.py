@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.losses.kd import kd_divergence, kd_loss, teacher_probs
+from training.losses.kd import kd_divergence, kd_loss, labelled_cross_entropy, teacher_probs
 
 LN2 = math.log(2.0)
 
@@ -27,6 +27,17 @@ def test_hand_computed_values() -> None:
     # CE(y=0, (1/2, 1/2)) = ln 2; a = 1/4, T = 2: 1/4 * 4 ln 2 + 3/4 * ln 2
     y = torch.tensor([0])
     assert kd_loss(z, pt, y, 2.0, 0.25).item() == pytest.approx(1.75 * LN2)
+
+
+def test_unlabelled_items_add_nothing_to_the_cross_entropy() -> None:
+    # CE(y=0, (1/2, 1/2)) = ln 2 and CE(y=1, softmax(0, ln 3)) = ln(4/3); -1 is unlabelled
+    z = torch.tensor([[0.0, 0.0], [5.0, -5.0], [0.0, math.log(3.0)]], requires_grad=True)
+    loss = labelled_cross_entropy(z, torch.tensor([0, -1, 1]))
+    assert loss.item() == pytest.approx((LN2 + math.log(4 / 3)) / 2)
+    loss.backward()
+    assert z.grad[1].abs().max() == 0 and z.grad[0].abs().max() > 0
+    none = labelled_cross_entropy(z, torch.tensor([-1, -1, -1]))
+    assert none.item() == 0.0 and none.requires_grad
 
 
 def test_matches_numpy_on_a_batch() -> None:

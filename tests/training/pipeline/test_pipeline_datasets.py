@@ -78,3 +78,11 @@ def test_random_flip_mirrors_half_the_draws_reproducibly(frames: Callable[..., F
     torch.manual_seed(0)
     assert all(torch.equal(dataset[0][0], x) for x in draws)  # fit() seeds torch: reproducible
     assert all(torch.equal(FrameDataset(data, seed=0)[0][0], plain) for _ in range(20))
+
+
+def test_take_keeps_the_rows_and_the_samples_they_index(frames: Callable[..., FrameSet]) -> None:
+    fs = frames(videos=3, per_video=2)
+    part = fs.take(np.array([1, 4]))
+    np.testing.assert_array_equal(part.frames, fs.frames[[1, 4]])
+    assert part.labels.tolist() == [0, 0] and part.video.tolist() == [0, 2]
+    assert part.samples == fs.samples and part.keys == fs.keys

@@ -86,3 +86,29 @@ def test_students_fit_the_transfer_set_and_teachers_skip_the_holdout(
         else:
             assert list(taught.samples) == train
     assert (run.frames["transfer"] is run.frames["train"]) == (transfer is None and not holdout)
+
+
+def test_unlabelled_clips_join_the_transfer_set_only_and_never_a_held_out_group(
+        tmp_path: Path) -> None:
+    from training.data import UNLABELLED
+    from training.pipeline import load_split_frames, stage_data
+
+    overrides = ["data.synth={videos: 12, frames: 4, size: 32, difficulty: 0.3, unlabelled: 40}",
+                 "data.frames_per_video=2", "data.eval_frames_per_video=1",
+                 "students.frames_per_video=2", "teachers.holdout=0.0"]
+    run = start_run(load_config("smoke", overrides), tmp_path / "run", False)
+    samples = stage_data(run)
+    labelled = [s for s in samples if s.label != UNLABELLED]
+    extra = [s for s in samples if s.label == UNLABELLED]
+    assert len(labelled) == 12 and 0 < len(extra) < 40  # some share a val/test photo
+    held_out = {s.group for s in labelled if s.split != "train"}
+    assert all(s.split == "train" and s.group not in held_out for s in extra)
+    assert {s.group for s in extra} & {s.group for s in labelled if s.split == "train"}
+    load_split_frames(run, samples)
+    size = run.config.students.nets[0].size
+    transfer, taught = run.frames["transfer"][size], run.frames["train"][size]
+    assert set(transfer.samples) == {s for s in samples if s.split == "train"}
+    assert not set(taught.samples) & set(extra)
+    unlabelled = transfer.labels == UNLABELLED
+    assert unlabelled.sum() == 2 * len(extra)
+    assert {transfer.samples[v] for v in transfer.video[unlabelled]} == set(extra)

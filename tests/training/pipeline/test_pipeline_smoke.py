@@ -86,6 +86,11 @@ def test_config_saved_with_provenance(smoke_run: tuple[Path, float]) -> None:
     assert provenance["git_commit"]
 
 
+def test_the_unlabelled_clips_are_generated_beside_the_benchmark(
+        smoke_run: tuple[Path, float]) -> None:
+    assert len(load_dataset(smoke_run[0] / "unlabelled")) == 8
+
+
 def test_model_card_and_service_engine(smoke_run: tuple[Path, float]) -> None:
     run, _ = smoke_run
     model = run / "model.onnx"

@@ -13,20 +13,26 @@ import torch
 
 from training.config import TeacherSpec
 from training.datasets import FrameSet, to_tensor, view_params
+from training.export import export_onnx
 from training.registry import NETS
 from training.softlabels import SoftLabelCache, ensemble_logits, ensemble_probs, soft_targets
-from training.teachers import Teacher
+from training.teachers import Teacher, save_onnx
 
 CPU = torch.device("cpu")
 
 
 @pytest.fixture
 def teachers() -> list[Teacher]:
-    """Two small members at two input sizes, weighted 1:3."""
+    """Two small members at two input sizes, weighted 1:3; weights jittered so that the
+    logits (about +-1) follow the frames (fresh nets answer ~0 whatever they see)."""
     out = []
+    torch.manual_seed(0)
     for key, size, weight in (("a", 32, 1.0), ("b", 16, 3.0)):
-        net = NETS.build("mobilenetv3_small_050").eval()
-        out.append(Teacher(key, TeacherSpec("mobilenetv3_small_050", size=size, weight=weight),
+        net = NETS.build("patchnet_s").eval()
+        with torch.no_grad():
+            for param in net.parameters():
+                param.add_(0.1 * torch.randn_like(param))
+        out.append(Teacher(key, TeacherSpec("patchnet_s", size=size, weight=weight),
                            net, digest=f"digest-{key}"))
     return out
 
@@ -51,6 +57,24 @@ def test_cache_agrees_with_a_live_teacher_pass(
     again = cache.member_logits(teachers, by_size, aug_seed=7, view=1, device=CPU)
     assert (cache.misses, cache.hits) == (4, 4)
     np.testing.assert_array_equal(again, cached)
+
+
+@pytest.mark.parametrize("view", [0, 1])
+def test_onnx_teachers_label_as_the_torch_nets_do(
+    tmp_path: Path, teachers: list[Teacher], frames: Callable[..., FrameSet], view: int
+) -> None:
+    big = frames(size=32)
+    by_size = {32: big, 16: shrink(big)}
+    exported = []
+    for t in teachers:
+        save_onnx(export_onnx(t.net, t.spec.size, t.spec.size), tmp_path / f"{t.key}.onnx")
+        exported.append(replace(t, onnx=tmp_path / f"{t.key}.onnx"))
+    torch_side = SoftLabelCache(tmp_path / "torch", teachers, 0)
+    onnx_side = SoftLabelCache(tmp_path / "onnx", exported, 0)
+    expected = torch_side.member_logits(teachers, by_size, 7, view, CPU)
+    got = onnx_side.member_logits(exported, by_size, 7, view, CPU)
+    # view 0 is the same uint8 input; view 1's float frames are rounded to uint8 for ONNX
+    np.testing.assert_allclose(got, expected, atol=1e-4 if view == 0 else 2e-2)
 
 
 def test_only_new_samples_and_changed_members_miss(

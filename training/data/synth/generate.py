@@ -76,7 +76,8 @@ def plan_clips(n_videos: int, seed: int, families: Sequence[str] = FAMILIES,
                 if fakes % len(cycle) == 0:
                     rng.shuffle(cycle)
                 family, fakes = cycle[fakes % len(cycle)], fakes + 1
-            group = photo_group(source[6:]) if source.startswith("photo:") else source
+            # a photo is one identity whatever the seed; a scene is drawn from (seed, number)
+            group = photo_group(source[6:]) if source.startswith("photo:") else f"{source}@{seed}"
             plans.append(ClipPlan(int(order[slot]), source, group, label, family))
     return sorted(plans, key=lambda p: p.index)
 
