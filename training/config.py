@@ -45,13 +45,15 @@ class SynthSpec:
 class DataConfig:
     """Where samples come from (a dataset `path`, else `synth`) and how frames are drawn.
 
-    `unlabelled` is a dataset (any layout `load_dataset` reads) whose labels are never
-    read: the students fit its clips on the ensemble's soft labels alone (the teachers and
-    the undistilled student never see them); clips of a group in val or test are dropped."""
+    `unlabelled` is a folder of clips read with `unlabelled_layout` (default `media`: every
+    video and image under it; any dataset layout works, its labels unread): the students fit
+    them on the ensemble's soft labels alone (the teachers and the undistilled student never
+    see them); clips of a group in val or test are dropped."""
 
     path: str | None = None
     layout: str = "auto"
     unlabelled: str | None = None
+    unlabelled_layout: str = "media"
     synth: SynthSpec = SynthSpec()
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     frames_per_video: int = 8

@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from training.config import Config, Recipe, SynthSpec, load_config
-from training.data import UNLABELLED, FrameCache, Sample, load_dataset, split_by_group
+from training.data import UNLABELLED, DatasetError, FrameCache, Sample, load_dataset, split_by_group
 from training.datasets import FrameDataset, FrameSet, load_frames
 from training.distill import Hint, fit, hard_labels, pick_device, predict_logits, student_loss
 from training.nets import BinaryClassifier
@@ -107,6 +107,9 @@ def stage_data(run: Run) -> list[Sample]:
         samples = load_dataset(root)
     else:
         samples = load_dataset(data.path, data.layout)
+    if any(s.label == UNLABELLED for s in samples):
+        raise DatasetError(f"{data.path}: layout {data.layout!r} reads no labels; name such a "
+                           "folder in data.unlabelled")
     samples = split_by_group(samples, data.split_fractions, seed=run.config.seed)
     samples += unlabelled_samples(run, samples)
     write_config(run, data_hash(samples))
@@ -128,7 +131,7 @@ def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
     """`data.unlabelled` and `synth.unlabelled` more benchmark clips (seed + 1), marked
     UNLABELLED in the train split, less those of a group that is in val or test."""
     data = run.config.data
-    clips = list(load_dataset(data.unlabelled)) if data.unlabelled else []
+    clips = load_dataset(data.unlabelled, data.unlabelled_layout) if data.unlabelled else []
     if data.path is None and data.synth.unlabelled:
         root = run.dir / "unlabelled"
         synthesize(root, data.synth, data.synth.unlabelled, data.synth.seed + 1, (1.0, 0.0, 0.0))

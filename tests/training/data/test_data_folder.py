@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data.readers import read_folder
+from training.data.readers import load_dataset, read_folder
 from training.data.sample import DatasetError, Sample
 
 
@@ -45,3 +45,19 @@ def test_empty_tree_is_an_error(tmp_path):
     (tmp_path / "real").mkdir()
     with pytest.raises(DatasetError, match="no media found"):
         read_folder(tmp_path)
+
+
+def test_media_layout_reads_every_file_unlabelled_and_is_never_guessed(tmp_path, place):
+    for rel in ["a.mp4", "day2/b.mkv", "seq/0001.png", "seq/0002.png"]:
+        place(tmp_path / rel)
+    (tmp_path / "notes.txt").write_text("not media")
+    samples = _by_name(load_dataset(tmp_path, "media"), tmp_path)
+    assert sorted(samples) == ["a.mp4", "day2/b.mkv", "seq/0001.png", "seq/0002.png"]
+    assert {s.label for s in samples.values()} == {-1}
+    assert {s.split for s in samples.values()} == {None}
+    assert samples["day2/b.mkv"].group == "b" and samples["seq/0002.png"].group == "seq"
+    with pytest.raises(DatasetError, match="layout not recognised"):
+        load_dataset(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no media found"):
+        load_dataset(tmp_path / "empty", "media")

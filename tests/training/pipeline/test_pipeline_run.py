@@ -112,3 +112,26 @@ def test_unlabelled_clips_join_the_transfer_set_only_and_never_a_held_out_group(
     unlabelled = transfer.labels == UNLABELLED
     assert unlabelled.sum() == 2 * len(extra)
     assert {transfer.samples[v] for v in transfer.video[unlabelled]} == set(extra)
+
+
+def test_a_media_folder_is_unlabelled_transfer_data_and_never_labelled_data(
+        tmp_path: Path) -> None:
+    from training.data import UNLABELLED, DatasetError
+    from training.data.synth import generate
+    from training.pipeline import stage_data
+
+    generate(tmp_path / "data", 8, size=(32, 32), frames=4, progress=False)
+    (tmp_path / "traffic" / "day1").mkdir(parents=True)
+    for name in ("000001.mp4", "000002.mp4"):
+        (tmp_path / "traffic" / "day1" / name).write_bytes(
+            (tmp_path / "data" / "videos" / name).read_bytes())
+    run = start_run(load_config("smoke", [f"data.path={tmp_path / 'data'}",
+                                          f"data.unlabelled={tmp_path / 'traffic'}"]),
+                    tmp_path / "run", False)
+    extra = [s for s in stage_data(run) if s.label == UNLABELLED]
+    assert sorted(s.path.name for s in extra) == ["000001.mp4", "000002.mp4"]
+    assert {s.split for s in extra} == {"train"}
+    run = start_run(load_config("smoke", [f"data.path={tmp_path / 'traffic'}", "data.layout=media"]),
+                    tmp_path / "run2", False)
+    with pytest.raises(DatasetError, match="reads no labels; name such a folder in data.unlabelled"):
+        stage_data(run)

@@ -9,7 +9,7 @@ from typing import Any
 from training.data.readers.celebdf import looks_like_celebdf, read_celebdf
 from training.data.readers.dfdc import looks_like_dfdc, read_dfdc
 from training.data.readers.faceforensics import looks_like_faceforensics, read_faceforensics
-from training.data.readers.folder import looks_like_folder, read_folder
+from training.data.readers.folder import looks_like_folder, read_folder, read_media
 from training.data.readers.manifest import ManifestError, read_manifest
 from training.data.sample import DatasetError, Sample
 
@@ -19,11 +19,12 @@ READERS: dict[str, Callable[..., list[Sample]]] = {
     "celebdf": read_celebdf,
     "dfdc": read_dfdc,
     "folder": read_folder,
+    "media": read_media,  # unlabelled clips (data.unlabelled); never auto-detected
 }
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 
 __all__ = ["READERS", "ManifestError", "detect_layout", "load_dataset", "read_celebdf",
-           "read_dfdc", "read_faceforensics", "read_folder", "read_manifest"]
+           "read_dfdc", "read_faceforensics", "read_folder", "read_manifest", "read_media"]
 
 
 def detect_layout(path: str | Path) -> tuple[str, Path]:

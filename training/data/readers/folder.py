@@ -1,6 +1,8 @@
 """Plain folder tree: ``root/real/**`` and ``root/fake/**``.
 
 Optionally one level of splits above the classes: ``root/<train|val|test>/<real|fake>/**``.
+Layout ``media`` (`read_media`, never auto-detected) reads every file under a folder as an
+unlabelled clip, for ``data.unlabelled``.
 
 Grouping rule: a video is its own group, named by its file stem (so ``real/000.mp4`` and
 ``fake/000.mp4`` share a group, the usual naming for a fake made from that original).
@@ -18,6 +20,7 @@ from training.data.sample import (
     MEDIA_EXTENSIONS,
     SPLITS,
     SYNTHETIC,
+    UNLABELLED,
     DatasetError,
     Sample,
     default_group,
@@ -66,3 +69,17 @@ def _read_class_dir(class_dir: Path, label: int, split: str | None) -> list[Samp
         group = default_group(path.relative_to(class_dir))
         out.append(Sample(path.absolute(), label, split, group, f"folder:{class_dir.name}"))
     return out
+
+
+def read_media(root: str | Path) -> list[Sample]:
+    """Every video and image under ``root``, unlabelled, grouped as in a class folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    samples = [Sample(path.absolute(), UNLABELLED, None, default_group(path.relative_to(root)), "media")
+               for path in sorted(root.rglob("*"))
+               if path.suffix.lower() in MEDIA_EXTENSIONS and path.is_file()]
+    if not samples:
+        raise DatasetError(f"{root}: no media found; extensions read: "
+                           f"{', '.join(sorted(MEDIA_EXTENSIONS))}")
+    return samples
