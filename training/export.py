@@ -127,6 +127,12 @@ def export_onnx(model: nn.Module, height: int, width: int) -> onnx.ModelProto:
     return proto
 
 
+def save_onnx(proto: onnx.ModelProto, path: Path) -> None:
+    """Write `proto` to `path` atomically (an interrupted run leaves no half file)."""
+    with _staged(path) as staged:
+        onnx.save(proto, staged)
+
+
 def torch_logits(model: nn.Module, frames: np.ndarray) -> np.ndarray:
     """Logits of uint8 frames (N, H, W, 3) scaled to [0, 1], in eval mode."""
     was_training = model.training

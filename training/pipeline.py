@@ -103,7 +103,7 @@ def stage_data(run: Run) -> list[Sample]:
     data = run.config.data
     if data.path is None:
         root = run.dir / "data"
-        synthesize(root, data.synth, data.synth.videos, data.synth.seed, data.synth.fractions)
+        synthesize(root, data.synth)
         samples = load_dataset(root)
     else:
         samples = load_dataset(data.path, data.layout)
@@ -116,15 +116,15 @@ def stage_data(run: Run) -> list[Sample]:
     return samples
 
 
-def synthesize(root: Path, spec: SynthSpec, videos: int, seed: int,
-               fractions: tuple[float, float, float]) -> None:
+def synthesize(root: Path, spec: SynthSpec) -> None:
     """The built-in benchmark's clips in `root`, unless its manifest is already there."""
     if (root / "manifest.csv").is_file():
         return
     from training.data.synth import generate
 
-    print(generate(root, videos, seed=seed, size=(spec.size, spec.size), frames=spec.frames,
-                   difficulty=spec.difficulty, fractions=fractions, workers=os.cpu_count() or 1))
+    print(generate(root, spec.videos, seed=spec.seed, size=(spec.size, spec.size),
+                   frames=spec.frames, difficulty=spec.difficulty, fractions=spec.fractions,
+                   workers=os.cpu_count() or 1))
 
 
 def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
@@ -134,7 +134,8 @@ def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
     clips = load_dataset(data.unlabelled, data.unlabelled_layout) if data.unlabelled else []
     if data.path is None and data.synth.unlabelled:
         root = run.dir / "unlabelled"
-        synthesize(root, data.synth, data.synth.unlabelled, data.synth.seed + 1, (1.0, 0.0, 0.0))
+        synthesize(root, replace(data.synth, videos=data.synth.unlabelled, seed=data.synth.seed + 1,
+                                 fractions=(1.0, 0.0, 0.0)))
         clips += load_dataset(root)
     held_out = {s.group for s in labelled if s.split != "train"}
     kept = [replace(s, label=UNLABELLED, split="train") for s in clips if s.group not in held_out]

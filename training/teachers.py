@@ -13,13 +13,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
 import torch
 
 from training.config import Recipe, TeachersConfig, TeacherSpec
 from training.datasets import FrameDataset, FrameSet
 from training.distill import fit, hard_labels
-from training.export import export_onnx
+from training.export import export_onnx, save_onnx
 from training.nets import BinaryClassifier
 from training.registry import NETS
 
@@ -82,15 +81,14 @@ def train_teachers(config: TeachersConfig, frames: dict[int, FrameSet], run_dir:
         net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
                   desc=f"teacher {key}")
         digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
-        onnx_path = out / f"model-{digest}.onnx"
-        if device.type == "cpu" and not onnx_path.is_file():
-            save_onnx(export_onnx(net, spec.size, spec.size), onnx_path)
-        teachers.append(Teacher(key, spec, net, digest, onnx_path if device.type == "cpu" else None))
+        on_cpu = device.type == "cpu"  # labels in ONNX Runtime; on CUDA torch is the fast path
+        labeller = labelling_onnx(net, spec.size, out / f"model-{digest}.onnx") if on_cpu else None
+        teachers.append(Teacher(key, spec, net, digest, labeller))
     return teachers
 
 
-def save_onnx(proto: onnx.ModelProto, path: Path) -> None:
-    """Write `proto` to `path` atomically (an interrupted run leaves no half file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save(proto, tmp)
-    tmp.replace(path)
+def labelling_onnx(net: BinaryClassifier, size: int, path: Path) -> Path:
+    """`net` as ONNX at `path` (exported once; uint8 NHWC frames in, logits out)."""
+    if not path.is_file():
+        save_onnx(export_onnx(net, size, size), path)
+    return path

@@ -34,8 +34,8 @@ class DatasetError(ValueError):
 class Sample:
     """One video or image.
 
-    label: 0 authentic / 1 synthetic (-1 ``UNLABELLED``: no reader returns it; the
-    pipeline marks extra clips it must not read a label of). split: "train"/"val"/"test", or None when the
+    label: 0 authentic / 1 synthetic, or -1 ``UNLABELLED`` (layout ``media``, and clips
+    the pipeline must not read a label of). split: "train"/"val"/"test", or None when the
     dataset does not say (``split_by_group`` fills it). group: the source video or
     identity; samples of one group must never be in two splits. source: where the
     sample came from, ``<layout>:<subset>`` (e.g. ``ffpp:Deepfakes``).
