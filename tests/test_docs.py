@@ -50,6 +50,7 @@ def test_shipped_model_figures_in_readme_are_its_report() -> None:
         assert re.search(auc, section), row["name"]
         assert f"| {row['frames_per_s']:.0f} |" in section, row["name"]
     summary = report["summary"]
-    assert f"retention {summary['retention']:.3f}" in section
+    low, high = summary["retention_interval"]
+    assert f"retention {summary['retention']:.3f} (95% interval {low:.3f}-{high:.3f})" in section
     assert f"{summary['speedup']:.1f}x" in section
     assert f"T = {report['calibration']['temperature']:.2f}" in section

@@ -63,7 +63,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Optimiser schedule shared by a group of nets: AdamW with a cosine decay."""
+    """Optimiser schedule shared by a group of nets: AdamW with a one-cycle schedule (15%
+    warm-up, then cosine decay; `training.distill.fit`)."""
 
     epochs: int = 3
     batch_size: int = 32

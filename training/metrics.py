@@ -8,6 +8,11 @@ ECE is the top-label expected calibration error of Guo, Pleiss, Sun, Weinberger 
 (predicted class == label) with the class predicted at 0.5, equal-width bins over [0, 1]
 (15 by default, right-closed: (k/15, (k+1)/15], the first also holds 0), and
 ECE = sum_b |B_b| / N * |accuracy(B_b) - confidence(B_b)|.
+
+`auc_ratio_interval` bounds a ratio of two models' AUCs on the same frames (retention) by a
+paired bootstrap over videos, stratified by label (scipy.stats.bootstrap, percentile
+method): the frames of one video are not independent draws, so resampling frames would
+give too narrow an interval.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import bootstrap
 from sklearn.metrics import roc_auc_score
 
 ECE_BINS = 15
@@ -113,6 +119,39 @@ def video_scores(
 def video_auc(labels: np.ndarray, probs: np.ndarray, groups: np.ndarray) -> float:
     """AUC over videos, each scored by the mean p_synthetic of its frames."""
     return frame_auc(*video_scores(labels, probs, groups))
+
+
+def auc_ratio_interval(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    reference: np.ndarray,
+    groups: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """A `confidence` interval of frame AUC(probs) / frame AUC(reference): each resample
+    draws the authentic and the synthetic videos with replacement (each class keeps its
+    count) and scores both models on the frames of the drawn videos. None with fewer than
+    two videos of a class."""
+    y, p = _checked(labels, probs)
+    _, q = _checked(labels, reference)
+    video_labels, _ = video_scores(y, p, groups)
+    _, index = np.unique(np.asarray(groups), return_inverse=True)
+    frames_of = [np.flatnonzero(index == v) for v in range(len(video_labels))]
+    classes = [np.flatnonzero(video_labels == c) for c in (0, 1)]
+    if min(len(c) for c in classes) < 2:
+        return None
+
+    def ratio(authentic: np.ndarray, synthetic: np.ndarray) -> float:
+        rows = np.concatenate([frames_of[v] for v in np.concatenate([authentic, synthetic])])
+        return roc_auc_score(y[rows], p[rows]) / roc_auc_score(y[rows], q[rows])
+
+    result = bootstrap(classes, ratio, vectorized=False, n_resamples=resamples,
+                       confidence_level=confidence, method="percentile",
+                       rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def evaluate(

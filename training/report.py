@@ -3,7 +3,8 @@ distillation), the derived ratios, calibration, export variants and robustness; 
 JSON and Markdown, with ROC curves and a reliability diagram as PNG (matplotlib's
 object API: figures render with the Agg canvas, no pyplot state, no display needed).
 
-Ratios: retention = student AUC / ensemble AUC; gain kept = (distilled AUC - undistilled
+Ratios: retention = student AUC / ensemble AUC, with a 95% interval from a bootstrap over
+the test videos (`training.metrics.auc_ratio_interval`); gain kept = (distilled AUC - undistilled
 AUC) / (ensemble AUC - undistilled AUC), None when the ensemble is not better than the
 undistilled student; speed-up = frames/s / ensemble frames/s (ONNX Runtime, same runs).
 """
@@ -22,7 +23,7 @@ from sklearn.metrics import roc_curve
 
 from training.calibrate import CalibrationFit
 from training.export import VariantDecision
-from training.metrics import ECE_BINS, ece, evaluate, reliability_bins
+from training.metrics import ECE_BINS, auc_ratio_interval, ece, evaluate, reliability_bins
 
 ROLES = ("teacher", "ensemble", "student", "distilled")
 COLUMNS = ("model", "role", "AUC", "video AUC", "accuracy", "log loss", "ECE",
@@ -93,6 +94,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "rows": table,
         "summary": {
             "retention": _ratio(auc.get("distilled"), auc.get("ensemble")),
+            "retention_interval": _retention_interval(inputs),
             "retention_undistilled": _ratio(auc.get("student"), auc.get("ensemble")),
             "gain_kept": _gain_kept(auc.get("distilled"), auc.get("student"), auc.get("ensemble")),
             "speedup": next((r["speedup"] for r in table if r["role"] == "distilled"), None),
@@ -130,7 +132,8 @@ def _main_table(report: Mapping[str, Any]) -> list[str]:
     s = report["summary"]
     return lines + [
         "",
-        f"Retention (distilled AUC / ensemble AUC): {_f(s['retention'], 4)}; "
+        f"Retention (distilled AUC / ensemble AUC): {_f(s['retention'], 4)}"
+        f"{_interval(s['retention_interval'])}; "
         f"without distillation: {_f(s['retention_undistilled'], 4)}. "
         f"Gain kept: {_f(s['gain_kept'], 3)}. Speed-up vs ensemble: {_f(s['speedup'], 1, 'x')}. "
         f"ECE: top-label, {report['ece_bins']} equal-width bins.",
@@ -219,6 +222,22 @@ def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -
     if echo:
         print(markdown)
     return report
+
+
+def _retention_interval(inputs: ReportInputs) -> list[float] | None:
+    """The 95% bootstrap interval of retention over test videos (None without groups, or
+    without a distilled or an ensemble row)."""
+    ensemble, distilled = inputs.row("ensemble"), inputs.row("distilled")
+    if inputs.groups is None or ensemble is None or distilled is None:
+        return None
+    interval = auc_ratio_interval(inputs.labels, distilled.probs, ensemble.probs, inputs.groups)
+    return None if interval is None else list(interval)
+
+
+def _interval(bounds: Sequence[float] | None) -> str:
+    if bounds is None:
+        return ""
+    return f" (95% interval {bounds[0]:.4f}-{bounds[1]:.4f}, bootstrap over test videos)"
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

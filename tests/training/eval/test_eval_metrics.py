@@ -9,6 +9,7 @@ from training.metrics import (
     ECE_BINS,
     MetricError,
     accuracy,
+    auc_ratio_interval,
     ece,
     evaluate,
     frame_auc,
@@ -101,3 +102,35 @@ def test_bad_inputs_name_the_rule(labels: list, probs: list, groups: list | None
             frame_auc(np.array(labels), np.array(probs))
         else:
             video_auc(np.array(labels), np.array(probs), np.array(groups))
+
+
+def _video_scores(seed: int, videos: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, an ensemble's and a noisier student's p_synthetic: one of each per video."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(videos) % 2
+    ensemble = np.clip(0.5 + 0.3 * (labels - 0.5) + rng.normal(0, 0.2, videos), 0, 1)
+    return labels, np.clip(ensemble + rng.normal(0, 0.2, videos), 0, 1), ensemble
+
+
+def test_retention_interval_holds_the_ratio_and_is_one_for_a_perfect_copy() -> None:
+    labels, student, ensemble = _video_scores(0)
+    groups = np.arange(labels.size)
+    low, high = auc_ratio_interval(labels, student, ensemble, groups, resamples=300)
+    assert low < frame_auc(labels, student) / frame_auc(labels, ensemble) < high
+    assert auc_ratio_interval(labels, ensemble, ensemble, groups, resamples=300) == (1.0, 1.0)
+
+
+def test_retention_interval_resamples_whole_videos() -> None:
+    labels, student, ensemble = _video_scores(1)
+    one_frame = auc_ratio_interval(labels, student, ensemble, np.arange(labels.size), resamples=300)
+    # Four identical frames per video: the same videos drawn give the same AUCs.
+    frames = [np.repeat(a, 4) for a in (labels, student, ensemble, np.arange(labels.size))]
+    assert auc_ratio_interval(*frames, resamples=300) == pytest.approx(one_frame)
+    # Treating those frames as independent would understate the uncertainty.
+    low, high = auc_ratio_interval(*frames[:3], np.arange(frames[0].size), resamples=300)
+    assert high - low < 0.7 * (one_frame[1] - one_frame[0])
+
+
+def test_retention_interval_needs_two_videos_of_each_class() -> None:
+    labels, probs = np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.8, 0.2])
+    assert auc_ratio_interval(labels, probs, probs, np.array(["a", "b", "c", "a"])) is None
