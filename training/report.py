@@ -26,6 +26,7 @@ from training.export import VariantDecision
 from training.metrics import ECE_BINS, auc_ratio_interval, ece, evaluate, reliability_bins
 
 ROLES = ("teacher", "ensemble", "student", "distilled")
+RETENTION_CONFIDENCE = 0.95  # of the retention interval
 COLUMNS = ("model", "role", "AUC", "video AUC", "accuracy", "log loss", "ECE",
            "params (M)", "MACs (M)", "frames/s", "speed-up")
 
@@ -225,19 +226,21 @@ def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -
 
 
 def _retention_interval(inputs: ReportInputs) -> list[float] | None:
-    """The 95% bootstrap interval of retention over test videos (None without groups, or
+    """The bootstrap interval of retention over test videos (None without groups, or
     without a distilled or an ensemble row)."""
     ensemble, distilled = inputs.row("ensemble"), inputs.row("distilled")
     if inputs.groups is None or ensemble is None or distilled is None:
         return None
-    interval = auc_ratio_interval(inputs.labels, distilled.probs, ensemble.probs, inputs.groups)
+    interval = auc_ratio_interval(inputs.labels, distilled.probs, ensemble.probs, inputs.groups,
+                                  confidence=RETENTION_CONFIDENCE)
     return None if interval is None else list(interval)
 
 
 def _interval(bounds: Sequence[float] | None) -> str:
     if bounds is None:
         return ""
-    return f" (95% interval {bounds[0]:.4f}-{bounds[1]:.4f}, bootstrap over test videos)"
+    return (f" ({RETENTION_CONFIDENCE:.0%} interval {bounds[0]:.4f}-{bounds[1]:.4f}, bootstrap"
+            " over test videos)")
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
