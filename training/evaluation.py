@@ -48,6 +48,7 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
     cfg, predictions = run.config, np.load(run.dir / PREDICTIONS)
     nets = {f"teacher:{t.key}": (t.net, t.spec.size) for t in trained.teachers}
     nets |= {label: (net, size) for label, (size, net) in trained.students.items()}
+    graphs = {f"teacher:{t.key}": t.onnx for t in trained.teachers}  # exported for labelling
     fits = {label: calibrate(predictions[f"val/{label}"], predictions["val/labels"])
             for label in [*nets, "ensemble"]}
     models: dict[str, dict[str, Any]] = {}
@@ -56,7 +57,8 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
         export_student(net, onnx_path, name=label, version=cfg.export.version,
                        frames=run.frames["test"][size].frames[:PARITY_FRAMES],
                        calibration=Calibration(temperature=fits[label].temperature,
-                                               threshold=fits[label].threshold))
+                                               threshold=fits[label].threshold),
+                       graph=graphs.get(label))
         models[label] = {"onnx": str(onnx_path), "size": size, "params": count_params(net),
                          "macs": count_flops(net, (3, size, size))}
     speeds = compare_speed([m["onnx"] for m in models.values()], batch_size=cfg.evaluation.speed_batch,

@@ -1,6 +1,7 @@
 """training/export.py: the exported file is accepted by the service's engine and matches
 torch; a parity failure leaves no file; FP16/INT8 variants are gated on speed and AUC."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,31 @@ def test_parity_failure_raises_and_leaves_no_file(tmp_path: Path, tiny_net, make
     with pytest.raises(ExportError, match="max .p_onnx - p_torch."):
         export_student(tiny_net, path, name="s", version="1", frames=frames)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_given_graph_is_used_not_exported_again(tmp_path: Path, tiny_net, make_frames,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = tmp_path / "labelling.onnx"
+    export.save_onnx(export.export_onnx(tiny_net, 32, 32), graph)
+    monkeypatch.setattr(export, "export_onnx", lambda *a: pytest.fail("exported again"))
+    frames, _ = make_frames(4, 32)
+    card = export_student(tiny_net, tmp_path / "s.onnx", name="s", version="1", frames=frames,
+                          graph=graph)
+    assert read_card(onnx.load(tmp_path / "s.onnx")) == card
+
+
+def test_a_given_graph_of_another_net_fails_the_parity_check(tmp_path: Path, tiny_net, make_frames
+                                                             ) -> None:
+    other = copy.deepcopy(tiny_net)
+    with torch.no_grad():
+        other[-1].bias[0] += 1.0  # the authentic logit: every p_synthetic falls
+    graph = tmp_path / "other.onnx"
+    export.save_onnx(export.export_onnx(other, 32, 32), graph)
+    frames, _ = make_frames(4, 32)
+    with pytest.raises(ExportError, match="max .p_onnx - p_torch."):
+        export_student(tiny_net, tmp_path / "s.onnx", name="s", version="1", frames=frames,
+                       graph=graph)
+    assert not (tmp_path / "s.onnx").exists()
 
 
 def test_frames_must_be_uint8_nhwc(tmp_path: Path, tiny_net) -> None:
