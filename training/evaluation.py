@@ -46,19 +46,19 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
     if path.is_file():
         return json.loads(path.read_text())
     cfg, predictions = run.config, np.load(run.dir / PREDICTIONS)
-    nets = {f"teacher:{t.key}": (t.net, t.spec.size) for t in trained.teachers}
-    nets |= {label: (net, size) for label, (size, net) in trained.students.items()}
-    graphs = {f"teacher:{t.key}": t.onnx for t in trained.teachers}  # exported for labelling
+    # label -> (net, size, its ONNX file when one exists: a teacher's, made for labelling)
+    nets = {f"teacher:{t.key}": (t.net, t.spec.size, t.onnx) for t in trained.teachers}
+    nets |= {label: (net, size, None) for label, (size, net) in trained.students.items()}
     fits = {label: calibrate(predictions[f"val/{label}"], predictions["val/labels"])
             for label in [*nets, "ensemble"]}
     models: dict[str, dict[str, Any]] = {}
-    for label, (net, size) in nets.items():
+    for label, (net, size, graph) in nets.items():
         onnx_path = run.dir / "onnx" / f"{label.replace(':', '-')}.onnx"
         export_student(net, onnx_path, name=label, version=cfg.export.version,
                        frames=run.frames["test"][size].frames[:PARITY_FRAMES],
                        calibration=Calibration(temperature=fits[label].temperature,
                                                threshold=fits[label].threshold),
-                       graph=graphs.get(label))
+                       graph=graph)
         models[label] = {"onnx": str(onnx_path), "size": size, "params": count_params(net),
                          "macs": count_flops(net, (3, size, size))}
     speeds = compare_speed([m["onnx"] for m in models.values()], batch_size=cfg.evaluation.speed_batch,
