@@ -7,11 +7,12 @@ reads it at start and derives all preprocessing from it, so train/serve skew can
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import explain
+from app.faces.registry import DETECTORS
 
 CARD_KEY = "distilscreen.card"
 CLASSES = ("authentic", "synthetic")
@@ -75,6 +76,38 @@ class OutputSpec(_Strict):
         return self.classes.index("synthetic")
 
 
+class FrameCrop(_Strict):
+    """The whole frame, resized to the input size."""
+
+    kind: Literal["frame"] = "frame"
+
+
+class FaceCrop(_Strict):
+    """Faces found by `detector`, each cut as a box scaled by `margin` about its centre
+    (made square first when `square`), resized to `size` x `size` (the input's size).
+    Faces narrower than `min_face_px` source pixels are not screened; at most `max_faces`
+    per frame, the highest-scored first. The frame's p_synthetic is the `combine` of its
+    faces' probabilities."""
+
+    kind: Literal["face"]
+    detector: str
+    margin: float = Field(1.3, ge=1.0, le=4.0)
+    square: bool = True
+    size: int = Field(gt=0, le=1024)
+    min_face_px: int = Field(40, ge=8, le=4096)
+    max_faces: int = Field(8, ge=1, le=64)
+    combine: Literal["max", "mean"] = "max"
+
+    @model_validator(mode="after")
+    def _known_detector(self) -> FaceCrop:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; choices: {sorted(DETECTORS)}")
+        return self
+
+
+Crop = Annotated[FrameCrop | FaceCrop, Field(discriminator="kind")]
+
+
 class Calibration(_Strict):
     """Temperature applied to the logits, and the decision threshold on p_synthetic."""
 
@@ -85,7 +118,7 @@ class Calibration(_Strict):
 class ModelCard(_Strict):
     """Everything the service needs to know about a model, and where it came from."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2  # 2 added `crop`; a version-1 card is a frame model
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     created: str
@@ -93,11 +126,25 @@ class ModelCard(_Strict):
     data_hash: str = ""
     input: InputSpec
     output: OutputSpec
+    crop: Crop = FrameCrop()
     calibration: Calibration = Calibration()
     provenance: dict[str, Any] = Field(
         default_factory=dict,
         description="teachers, student params/FLOPs, evaluation figures (free-form)",
     )
+
+    @model_validator(mode="after")
+    def _crop_fits_input(self) -> ModelCard:
+        crop = self.crop
+        if isinstance(crop, FaceCrop):
+            if self.schema_version < 2:
+                raise ValueError("crop: a face crop needs schema_version 2")
+            if (crop.size, crop.size) != (self.input.height, self.input.width):
+                raise ValueError(
+                    f"crop.size {crop.size} must equal the input's height and width "
+                    f"({self.input.height}x{self.input.width})"
+                )
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json()

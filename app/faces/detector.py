@@ -1,0 +1,99 @@
+"""The face detector run by ONNX Runtime, with its anchor decoding and NMS in numpy.
+
+`FaceDetector.detect` takes a batch of frames of one shape (scaled and padded by
+`app.faces.plan`) and returns, per frame, rows (x1, y1, x2, y2, score, keypoints...) in
+that input's pixels: anchors decoded, sigmoid applied, MediaPipe's weighted NMS done.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import onnxruntime as ort
+
+from app.faces.registry import DETECTORS, DetectorSpec
+
+
+class FaceDetector:
+    """One detector session; `detect(frames)` is what its batchers run."""
+
+    def __init__(self, name: str, session: ort.InferenceSession) -> None:
+        self.name = name
+        self.spec: DetectorSpec = DETECTORS[name]
+        self.session = session
+
+    @classmethod
+    def load(cls, name: str, providers: list[str], intra_op_threads: int = 0) -> FaceDetector:
+        """Open registered detector `name` with the first available of `providers`."""
+        if name not in DETECTORS:
+            raise ValueError(f"unknown face detector {name!r}; choices: {sorted(DETECTORS)}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        available = set(ort.get_available_providers())
+        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
+        session = ort.InferenceSession(str(DETECTORS[name].path), sess_options=options, providers=chosen)
+        return cls(name, session)
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    def detect(self, frames: np.ndarray) -> list[np.ndarray]:
+        """Faces in each uint8 (N, H, W, 3) frame: (K, 5 + 2 * keypoints) rows, input pixels."""
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
+        height, width = frames.shape[1:3]
+        m = self.spec.multiple
+        if height % m or width % m:
+            raise ValueError(f"height and width must be multiples of {m}, got {width}x{height}")
+        regressors, scores = self.session.run(["regressors", "classificators"], {"frames": frames})
+        probs = 1 / (1 + np.exp(-np.clip(scores[..., 0], -100, 100)))
+        anchors = _anchors(width, height, self.spec.stride)
+        return [self._decode(regressors[i], probs[i], anchors) for i in range(len(frames))]
+
+    def _decode(self, raw: np.ndarray, probs: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        keep = probs >= self.spec.min_score
+        raw, probs, anchors = raw[keep], probs[keep], anchors[keep]
+        centre = raw[:, :2] + anchors
+        half = raw[:, 2:4] / 2
+        keypoints = raw[:, 4 : 4 + 2 * self.spec.keypoints].reshape(len(raw), -1, 2) + anchors[:, None]
+        rows = np.concatenate([centre - half, centre + half, probs[:, None], keypoints.reshape(len(raw), -1)], 1)
+        return weighted_nms(rows, self.spec.nms_iou)
+
+
+@functools.lru_cache(maxsize=16)
+def _anchors(width: int, height: int, stride: int) -> np.ndarray:
+    """Anchor centres (A, 2) in pixels, row-major over the (height/stride, width/stride) grid."""
+    ys, xs = np.meshgrid(
+        (np.arange(height // stride) + 0.5) * stride, (np.arange(width // stride) + 0.5) * stride,
+        indexing="ij",
+    )
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one box (4,) with boxes (K, 4), corners x1, y1, x2, y2."""
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:4], boxes[:, 2:4])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area = np.prod(box[2:4] - box[:2])
+    areas = np.prod(boxes[:, 2:4] - boxes[:, :2], axis=1)
+    return inter / np.maximum(area + areas - inter, 1e-12)
+
+
+def weighted_nms(rows: np.ndarray, threshold: float) -> np.ndarray:
+    """MediaPipe's weighted NMS over rows (x1, y1, x2, y2, score, ...): the best-scored row
+    absorbs every row overlapping it by more than `threshold` IoU, and becomes their
+    score-weighted mean (keeping its own score)."""
+    rows = rows[np.argsort(-rows[:, 4], kind="stable")]
+    merged = []
+    while len(rows):
+        overlap = iou(rows[0, :4], rows[:, :4]) > threshold
+        cluster = rows[overlap]
+        mean = (cluster * cluster[:, 4:5]).sum(axis=0) / cluster[:, 4].sum()
+        mean[4] = rows[0, 4]
+        merged.append(mean)
+        rows = rows[~overlap]
+    return np.array(merged, np.float32).reshape(len(merged), -1) if merged else np.zeros((0, rows.shape[1]), np.float32)

@@ -1,0 +1,129 @@
+"""How one video's frames are looked at for faces: the scales the detector runs at, the
+frame faces are cut from, and how detections at each scale become faces in source pixels.
+
+The detector finds faces between `min_face_px` and `max_face_px` of its input. A frame is
+scaled so its longer side is the detector's `base` (large faces) and, when the card's
+smallest face (`crop.min_face_px`, source pixels) would be too small there, also to a
+longer side that brings it to `min_face_px` (a multiple of `base`, at most `max_side`).
+Each scaled frame is padded (black, right and bottom) to multiples of the detector's
+`multiple`. Faces are cut from the frame scaled by min(1, size / (min_face_px * margin)):
+just large enough that the smallest screened face's crop is not upscaled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from app.card import FaceCrop
+from app.faces.detector import weighted_nms
+from app.faces.registry import DetectorSpec
+
+Size = tuple[int, int]  # (width, height)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in source pixels: its box, the detector's score and its keypoints."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    score: float
+    keypoints: tuple[tuple[float, float], ...]
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The frame scaled to `inner`, padded to `padded` (the detector's input shape)."""
+
+    inner: Size
+    padded: Size
+
+
+@dataclass(frozen=True)
+class FaceViews:
+    """What one decoded frame gives the face stage: the detector's inputs, one per scale,
+    and the frame faces are cut from (RGB)."""
+
+    detector_inputs: tuple[np.ndarray, ...]
+    crop_frame: np.ndarray
+
+
+@dataclass(frozen=True)
+class FacePlan:
+    """The face stage's geometry for frames of one size."""
+
+    source: Size
+    scales: tuple[Scale, ...]
+    crop_frame: Size
+    crop: FaceCrop
+    detector: DetectorSpec
+
+    @classmethod
+    def make(cls, source: Size, crop: FaceCrop, detector: DetectorSpec, max_side: int) -> FacePlan:
+        """The plan for frames of `source` size; `max_side` caps the detector's largest scale."""
+        longest = max(source)
+        sides = [detector.base]
+        needed = detector.min_face_px * longest / crop.min_face_px
+        if needed > detector.base:
+            cap = max(detector.base, min(max_side, longest))
+            sides.append(min(detector.base * math.ceil(needed / detector.base), cap))
+        scales = tuple(_scale(source, side, detector.multiple) for side in dict.fromkeys(sides))
+        factor = min(1.0, crop.size / (crop.min_face_px * crop.margin))
+        crop_frame = (max(1, round(source[0] * factor)), max(1, round(source[1] * factor)))
+        return cls(source, scales, crop_frame, crop, detector)
+
+    def views(self, frame: av.VideoFrame) -> FaceViews:
+        """The detector inputs and the crop frame of one decoded frame (swscale does every
+        scaling and the colour conversion, straight from the decoded picture)."""
+        inputs = []
+        for scale in self.scales:
+            pixels = frame.to_ndarray(width=scale.inner[0], height=scale.inner[1], format="rgb24")
+            padded = np.zeros((scale.padded[1], scale.padded[0], 3), np.uint8)
+            padded[: scale.inner[1], : scale.inner[0]] = pixels
+            inputs.append(padded)
+        crop_frame = frame.to_ndarray(width=self.crop_frame[0], height=self.crop_frame[1], format="rgb24")
+        return FaceViews(tuple(inputs), crop_frame)
+
+    def faces(self, detections: list[np.ndarray]) -> list[Face]:
+        """Detections at each scale (`FaceDetector.detect` rows) -> the faces to screen:
+        merged across scales, at least `min_face_px` wide, the `max_faces` best."""
+        rows = [_to_source(d, s, self.source) for d, s in zip(detections, self.scales, strict=True)]
+        merged = weighted_nms(np.concatenate(rows), self.detector.nms_iou)
+        width = self.source[0], self.source[1]
+        faces = []
+        for row in merged:
+            x1, x2 = np.clip(row[[0, 2]], 0, width[0])
+            y1, y2 = np.clip(row[[1, 3]], 0, width[1])
+            if x2 - x1 < self.crop.min_face_px or y2 <= y1:
+                continue
+            keypoints = tuple((float(x), float(y)) for x, y in row[5:].reshape(-1, 2))
+            faces.append(Face((float(x1), float(y1), float(x2), float(y2)), float(row[4]), keypoints))
+            if len(faces) == self.crop.max_faces:
+                break
+        return faces
+
+
+def _scale(source: Size, side: int, multiple: int) -> Scale:
+    factor = side / max(source)
+    inner = (max(1, round(source[0] * factor)), max(1, round(source[1] * factor)))
+    return Scale(inner, (_round_up(inner[0], multiple), _round_up(inner[1], multiple)))
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return multiple * math.ceil(value / multiple)
+
+
+def _to_source(rows: np.ndarray, scale: Scale, source: Size) -> np.ndarray:
+    """Rows in a scale's input pixels -> source pixels (boxes and keypoints alike)."""
+    gain = np.array([source[0] / scale.inner[0], source[1] / scale.inner[1]], np.float32)
+    out = rows.copy()
+    points = out[:, [0, 1, 2, 3, *range(5, out.shape[1])]].reshape(len(out), -1, 2) * gain
+    out[:, [0, 1, 2, 3, *range(5, out.shape[1])]] = points.reshape(len(out), -1)
+    return out
