@@ -53,12 +53,12 @@ def _serve(args: argparse.Namespace) -> int:
 async def _screen_file(settings: Settings, video: Path, options: ScreenOptions) -> ScreenResponse:
     engine = Engine.from_settings(settings)
     screener = Screener.from_settings(settings, engine, Metrics())
-    await screener.batcher.start()
+    await screener.start()
     try:
         with video.open("rb") as source:
             return await screener.screen(source, options, started=time.perf_counter())
     finally:
-        await screener.batcher.stop()
+        await screener.stop()
 
 
 def _screen(args: argparse.Namespace) -> int:
@@ -74,26 +74,38 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 def print_report(result: ScreenResponse, console: Console) -> None:
-    """A readable table of frames, then the video summary and timings."""
+    """A readable table of frames (and of their faces, for a face model), then the video
+    summary and timings."""
+    face_model = result.summary.frames_with_faces is not None
     table = Table(title=f"{result.model.name} {result.model.version}")
-    for column in ("frame", "time (s)", "p_synthetic", ""):
-        table.add_column(column, justify="right" if column else "left")
+    columns = ("frame", "time (s)", "p_synthetic", *(("faces: p @ box (score)",) if face_model else ()), "")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("", columns[3]) else "right")
     for f in result.frames:
-        table.add_row(
-            str(f.index), f"{f.time_s:.3f}", f"{f.p_synthetic:.4f}", "#" * round(f.p_synthetic * 20)
+        p = "no face" if f.p_synthetic is None else f"{f.p_synthetic:.4f}"
+        faces = ", ".join(
+            f"{face.p_synthetic:.3f} @ ({', '.join(f'{v:.0f}' for v in face.box)}) ({face.score:.2f})"
+            for face in f.faces or []
         )
+        bar = "#" * round((f.p_synthetic or 0) * 20)
+        table.add_row(str(f.index), f"{f.time_s:.3f}", p, *((faces,) if face_model else ()), bar)
     console.print(table)
     v, s, t = result.video, result.summary, result.timings
     console.print(
         f"video: {v.container} {v.codec} {v.width}x{v.height} @ {v.fps or 0:.2f} fps, "
         f"{v.frames_decoded} frames decoded, {v.frames_screened} screened"
+        + (f", {s.frames_with_faces} with faces" if face_model else "")
     )
+    if s.mean_p_synthetic is None:
+        console.print(f"verdict: [bold]{s.verdict}[/bold] ({s.reason}: no screened frame has a face)")
+    else:
+        console.print(
+            f"verdict: [bold]{s.verdict}[/bold] (mean p {s.mean_p_synthetic:.4f} vs threshold "
+            f"{s.threshold}; max {s.max_p_synthetic:.4f}; {s.fraction_above_threshold:.1%} of frames above)"
+        )
+    detect = f"detector {t.detect_s:.3f} s, " if t.detect_s is not None else ""
     console.print(
-        f"verdict: [bold]{s.verdict}[/bold] (mean p {s.mean_p_synthetic:.4f} vs threshold {s.threshold}; "
-        f"max {s.max_p_synthetic:.4f}; {s.fraction_above_threshold:.1%} of frames above)"
-    )
-    console.print(
-        f"timings: decode {t.decode_s:.3f} s, queue {t.queue_s * 1000:.1f} ms/frame, "
+        f"timings: decode {t.decode_s:.3f} s, queue {t.queue_s * 1000:.1f} ms/frame, {detect}"
         f"inference {t.inference_s:.3f} s, total {t.total_s:.3f} s, {t.frames_per_s:.1f} frames/s"
     )
 

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long a batch waits to fill")
     max_queued_frames: int = Field(256, ge=1, description="frames waiting for a batch, all clients")
 
+    # Face models (a card with `crop: face`)
+    face_detector_batch_size: int = Field(8, ge=1, le=256, description="scaled frames per detector batch")
+    face_detector_max_side: int = Field(
+        960, ge=192, le=4096, description="longest side the detector runs at (small faces in large frames)"
+    )
+    max_face_frames_in_flight: int = Field(
+        32, ge=1, description="frames, all clients, between decoding and cropping (each holds a full frame)"
+    )
+
     # Admission and streams
     max_active_requests: int = Field(64, ge=1, description="uploads and streams served at once; beyond: 429")
     request_deadline_s: float = Field(300.0, gt=0, description="time limit of one upload request")

@@ -51,10 +51,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.screener = screener
     app.state.admission = Admission(settings.max_active_requests, metrics)
-    await screener.batcher.start()
+    await screener.start()
 
     async def warm_up() -> None:
         await asyncio.to_thread(engine.warm_up, settings.warmup_batches, settings.max_batch_size)
+        await asyncio.to_thread(screener.judge.warm_up, settings.warmup_batches)
         app.state.ready.set()
         log.info("ready: %s %s on %s", engine.card.name, engine.card.version, engine.providers)
 
@@ -63,7 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         warming.cancel()
-        await screener.batcher.stop()
+        await screener.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -19,6 +19,17 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256)
 
 
+@dataclass(frozen=True)
+class BatchMetrics:
+    """What one batcher records: batch latency and size, items run, queue wait and depth."""
+
+    duration: Histogram
+    batch_size: Histogram
+    items: Counter
+    queue_wait: Histogram
+    queue_depth: Gauge
+
+
 @dataclass
 class Metrics:
     """Every metric the service exports, registered in its own registry."""
@@ -48,7 +59,7 @@ class Metrics:
         )
         self.frames = Counter(
             "distilscreen_frames_screened",
-            "Frames run through the model.",
+            "Frames (face crops, for a face model) run through the model.",
             registry=r,
         )
         self.decode_duration = Histogram(
@@ -92,8 +103,62 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.detector_duration = Histogram(
+            "distilscreen_face_detector_duration_seconds",
+            "Time ONNX Runtime takes for one batch of the face detector.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.detector_batch_size = Histogram(
+            "distilscreen_face_detector_batch_size_frames",
+            "Scaled frames per face detector batch.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.detector_frames = Counter(
+            "distilscreen_face_detector_frames",
+            "Scaled frames run through the face detector (one per scale of each frame).",
+            registry=r,
+        )
+        self.detector_queue_wait = Histogram(
+            "distilscreen_face_detector_queue_wait_seconds",
+            "Time a frame waits before its face detector batch runs.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.detector_queue_depth = Gauge(
+            "distilscreen_face_detector_queue_depth_frames",
+            "Frames waiting for a face detector batch.",
+            registry=r,
+        )
+        self.faces = Counter(
+            "distilscreen_faces_detected",
+            "Faces found and screened (face models).",
+            registry=r,
+        )
+        self.frames_without_face = Counter(
+            "distilscreen_frames_without_face",
+            "Screened frames in which no face was found (face models).",
+            registry=r,
+        )
         self.model = Info(
             "distilscreen_model",
             "The loaded model: name, version, providers, input size.",
             registry=r,
+        )
+
+    @property
+    def classifier_batches(self) -> BatchMetrics:
+        return BatchMetrics(
+            self.inference_duration, self.batch_size, self.frames, self.queue_wait, self.queue_depth
+        )
+
+    @property
+    def detector_batches(self) -> BatchMetrics:
+        return BatchMetrics(
+            self.detector_duration,
+            self.detector_batch_size,
+            self.detector_frames,
+            self.detector_queue_wait,
+            self.detector_queue_depth,
         )

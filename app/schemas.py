@@ -46,20 +46,36 @@ class VideoFacts(BaseModel):
     frames_screened: int = Field(description="frames run through the model")
 
 
+class FaceScore(BaseModel):
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels")
+    score: float = Field(ge=0, le=1, description="the face detector's confidence")
+    p_synthetic: float = Field(ge=0, le=1, description="calibrated probability the face is synthetic")
+
+
 class FrameScore(BaseModel):
     index: int = Field(description="0-based position of the frame in the video")
     time_s: float = Field(description="presentation time of the frame")
-    p_synthetic: float = Field(ge=0, le=1, description="calibrated probability the frame is synthetic")
+    p_synthetic: float | None = Field(
+        ge=0, le=1,
+        description="calibrated probability the frame is synthetic (face models: its faces' combine); "
+        "null when a face model found no face",
+    )
+    faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
+    reason: Literal["no_face"] | None = Field(None, description="why p_synthetic is null")
 
 
 class Summary(BaseModel):
-    """Video-level verdict: `synthetic` when mean p_synthetic >= threshold (the card's)."""
+    """Video-level verdict: `synthetic` when mean p_synthetic >= threshold (the card's), over
+    the frames that have one; `not_applicable` (reason `no_faces`) when a face model found
+    no face in any screened frame."""
 
-    mean_p_synthetic: float
-    max_p_synthetic: float
-    fraction_above_threshold: float
+    mean_p_synthetic: float | None
+    max_p_synthetic: float | None
+    fraction_above_threshold: float | None
     threshold: float
-    verdict: Literal["authentic", "synthetic"]
+    verdict: Literal["authentic", "synthetic", "not_applicable"]
+    reason: Literal["no_faces"] | None = None
+    frames_with_faces: int | None = Field(None, description="face models only: frames with a face")
 
 
 class Timings(BaseModel):
@@ -69,6 +85,9 @@ class Timings(BaseModel):
     decode_s: float = Field(description="decoding and resizing, excluding waits for the batcher")
     queue_s: float = Field(description="mean time a frame waited for its batch")
     inference_s: float = Field(description="ONNX Runtime time of the batches that held these frames")
+    detect_s: float | None = Field(
+        None, description="face models only: ONNX Runtime time of the detector batches that held them"
+    )
     total_s: float = Field(description="from the first byte received to the answer")
     frames_per_s: float = Field(description="frames_screened / total_s")
 

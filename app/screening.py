@@ -1,23 +1,29 @@
-"""Screen one video: decode sampled frames in a worker thread, feed the shared batcher,
-gather per-frame probabilities, summarise. Used by the REST route and `distilscreen screen`."""
+"""Screen one video: decode sampled frames in a worker thread, submit each to the judge
+(the shared batchers), gather per-frame answers, summarise. Used by the REST route and
+`distilscreen screen`."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Literal
 
 import numpy as np
 
-from app.card import ModelCard
+from app.card import FaceCrop, ModelCard
 from app.config import Settings
 from app.errors import InvalidOptions
-from app.inference.batcher import Batcher, FrameResult
+from app.faces.detector import FaceDetector
+from app.faces.stage import FaceJudge
+from app.inference.batcher import Batcher, stacked
 from app.inference.engine import Engine
+from app.judging import FrameJudge, Judge, Judgement
 from app.metrics import Metrics
 from app.schemas import (
+    FaceScore,
     FrameScore,
     ModelRef,
     ScreenOptions,
@@ -26,14 +32,50 @@ from app.schemas import (
     Timings,
     VideoFacts,
 )
-from app.video.decode import Limits, SampledFrame, Sampling, VideoInfo, VideoReader
+from app.video.decode import Limits, Sampling, VideoInfo, VideoReader
 
-PIXEL_FORMATS = {"RGB": "rgb24", "BGR": "bgr24"}
+Verdict = Literal["authentic", "synthetic", "not_applicable"]
 
 
-def verdict(mean_p_synthetic: float, threshold: float) -> Literal["authentic", "synthetic"]:
-    """The video-level rule: synthetic when the mean frame probability reaches the threshold."""
+def verdict(mean_p_synthetic: float | None, threshold: float) -> Verdict:
+    """The video-level rule: synthetic when the mean frame probability reaches the threshold;
+    not applicable when no frame has a probability (a face model found no face)."""
+    if mean_p_synthetic is None:
+        return "not_applicable"
     return "synthetic" if mean_p_synthetic >= threshold else "authentic"
+
+
+def summarise(judgements: list[Judgement], threshold: float) -> Summary:
+    """The video's summary from its frames' judgements (frames without a face left out)."""
+    probs = np.array([j.p_synthetic for j in judgements if j.p_synthetic is not None])
+    mean = float(probs.mean()) if len(probs) else None
+    face_model = bool(judgements) and judgements[0].faces is not None
+    return Summary(
+        mean_p_synthetic=mean,
+        max_p_synthetic=float(probs.max()) if len(probs) else None,
+        fraction_above_threshold=float((probs >= threshold).mean()) if len(probs) else None,
+        threshold=threshold,
+        verdict=verdict(mean, threshold),
+        reason="no_faces" if face_model and mean is None else None,
+        frames_with_faces=len(probs) if face_model else None,
+    )
+
+
+def face_scores(judgement: Judgement) -> list[FaceScore] | None:
+    """The faces of a frame as the API shows them (None for frame models)."""
+    if judgement.faces is None:
+        return None
+    return [FaceScore(box=f.box, score=f.score, p_synthetic=f.p_synthetic) for f in judgement.faces]
+
+
+def no_face(judgement: Judgement) -> Literal["no_face"] | None:
+    """The reason a face model's frame has no probability."""
+    return "no_face" if judgement.faces == () else None
+
+
+def frame_score(index: int, time_s: float, judgement: Judgement) -> FrameScore:
+    return FrameScore(index=index, time_s=time_s, p_synthetic=judgement.p_synthetic,
+                      faces=face_scores(judgement), reason=no_face(judgement))
 
 
 @dataclass(frozen=True)
@@ -48,7 +90,7 @@ class Screener:
     """Everything screening needs, made once at start-up."""
 
     card: ModelCard
-    batcher: Batcher
+    judge: Judge
     limits: Limits
     max_frames: int
     default_max_frames: int
@@ -57,16 +99,31 @@ class Screener:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine, metrics: Metrics) -> Screener:
-        """A screener in front of `engine`, with its batcher (not yet started) and limits."""
-        spec = engine.card.input
-        batcher = Batcher(
-            engine.predict,
+        """A screener in front of `engine`, with its batchers (not yet started) and limits."""
+        spec, crop = engine.card.input, engine.card.crop
+        classifier = Batcher(
+            stacked(engine.predict),
             (spec.height, spec.width, 3),
             max_batch_size=settings.max_batch_size,
             max_wait_s=settings.max_wait_ms / 1000,
             max_queued=settings.max_queued_frames,
-            metrics=metrics,
+            metrics=metrics.classifier_batches,
         )
+        judge: Judge = FrameJudge(classifier, (spec.width, spec.height), spec.color)
+        if isinstance(crop, FaceCrop):
+            detector = FaceDetector.load(crop.detector, settings.providers, settings.intra_op_threads)
+            detections = Batcher(
+                detector.detect_each,
+                None,
+                max_batch_size=settings.face_detector_batch_size,
+                max_wait_s=settings.max_wait_ms / 1000,
+                max_queued=max(settings.max_queued_frames, settings.face_detector_batch_size),
+                metrics=metrics.detector_batches,
+            )
+            judge = FaceJudge(
+                detector, detections, classifier, crop, max_side=settings.face_detector_max_side,
+                max_in_flight=settings.max_face_frames_in_flight, metrics=metrics,
+            )
         limits = Limits(
             max_pixels=settings.max_pixels,
             max_duration_s=settings.max_duration_s,
@@ -75,13 +132,19 @@ class Screener:
         )
         return cls(
             card=engine.card,
-            batcher=batcher,
+            judge=judge,
             limits=limits,
             max_frames=settings.max_frames,
             default_max_frames=settings.default_max_frames,
             decode_threads=settings.decode_threads,
             metrics=metrics,
         )
+
+    async def start(self) -> None:
+        await self.judge.start()
+
+    async def stop(self) -> None:
+        await self.judge.stop()
 
     def sampling(self, options: ScreenOptions) -> Sampling:
         """Turn request options into decoder sampling, within the service's frame limit."""
@@ -101,39 +164,40 @@ class Screener:
     ) -> ScreenResponse:
         """Screen the video in `source`; `started` is the perf_counter() when the request began."""
         sampling = self.sampling(options)
-        pending: list[tuple[SampledFrame, asyncio.Future[FrameResult]]] = []
+        pending: list[tuple[int, float, Awaitable[Judgement]]] = []
         stop = threading.Event()
         try:
             decoded = await asyncio.to_thread(
                 self._decode, source, sampling, pending, stop, asyncio.get_running_loop()
             )
-            results = await asyncio.gather(*(future for _, future in pending))
+            judgements = await asyncio.gather(*(judged for _, _, judged in pending))
         except BaseException:
             stop.set()
-            for _, future in pending:
-                future.cancel()
+            for _, _, judged in pending:
+                asyncio.ensure_future(judged).cancel()
             raise
         self.metrics.decode_duration.observe(decoded.decode_s)
-        return self._response(decoded, [frame for frame, _ in pending], results, started, upload_s)
+        frames = [frame_score(i, t, j) for (i, t, _), j in zip(pending, judgements, strict=True)]
+        return self._response(decoded, frames, judgements, started, upload_s)
 
     def _decode(
         self,
         source: BinaryIO,
         sampling: Sampling,
-        pending: list[tuple[SampledFrame, asyncio.Future[FrameResult]]],
+        pending: list[tuple[int, float, Awaitable[Judgement]]],
         stop: threading.Event,
         loop: asyncio.AbstractEventLoop,
     ) -> _Decoded:
-        """Worker thread: decode sampled frames and queue each (waiting when the queue is full)."""
-        spec = self.card.input
-        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
+        """Worker thread: decode and convert sampled frames and submit each (waiting when
+        the batchers are full); only the frame's number and time stay here."""
         with VideoReader(source, self.limits, self.decode_threads) as reader:
             duration = reader.info.duration_s
             if duration is not None and sampling.start_s >= duration:
                 raise InvalidOptions(f"start_s {sampling.start_s} is past the video's end ({duration:.2f} s)")
-            for frame in reader.frames(sampling, size, pixel_format, stop.is_set):
-                queued = asyncio.run_coroutine_threadsafe(self.batcher.enqueue(frame.pixels), loop)
-                pending.append((frame, queued.result(timeout=self.limits.timeout_s)))
+            convert = self.judge.converter(reader.info.width, reader.info.height)
+            for frame in reader.converted(sampling, convert, stop.is_set):
+                submitted = asyncio.run_coroutine_threadsafe(self.judge.submit(frame.pixels), loop)
+                pending.append((frame.index, frame.time_s, submitted.result(timeout=self.limits.timeout_s)))
             if not pending and not stop.is_set():
                 raise InvalidOptions("no frame of the video falls within the requested range")
             return _Decoded(reader.info, reader.frames_decoded, reader.busy_s)
@@ -141,37 +205,30 @@ class Screener:
     def _response(
         self,
         decoded: _Decoded,
-        frames: list[SampledFrame],
-        results: list[FrameResult],
+        frames: list[FrameScore],
+        judgements: list[Judgement],
         started: float,
         upload_s: float,
     ) -> ScreenResponse:
-        probs = np.array([r.p_synthetic for r in results])
-        threshold = self.card.calibration.threshold
-        mean = float(probs.mean())
-        batches = {r.batch_id: r.inference_s for r in results}
+        batches: dict[tuple[str, int], float] = {}
+        for j in judgements:
+            batches |= j.batches
         total = time.perf_counter() - started
+        face_model = isinstance(self.card.crop, FaceCrop)
         return ScreenResponse(
             model=ModelRef(name=self.card.name, version=self.card.version),
             video=VideoFacts(
                 **asdict(decoded.info), frames_decoded=decoded.frames_decoded, frames_screened=len(frames)
             ),
-            frames=[
-                FrameScore(index=f.index, time_s=f.time_s, p_synthetic=r.p_synthetic)
-                for f, r in zip(frames, results, strict=True)
-            ],
-            summary=Summary(
-                mean_p_synthetic=mean,
-                max_p_synthetic=float(probs.max()),
-                fraction_above_threshold=float((probs >= threshold).mean()),
-                threshold=threshold,
-                verdict=verdict(mean, threshold),
-            ),
+            frames=frames,
+            summary=summarise(judgements, self.card.calibration.threshold),
             timings=Timings(
                 upload_s=upload_s,
                 decode_s=decoded.decode_s,
-                queue_s=float(np.mean([r.queue_wait_s for r in results])),
-                inference_s=float(sum(batches.values())),
+                queue_s=float(np.mean([j.queue_wait_s for j in judgements])),
+                inference_s=sum(s for (stage, _), s in batches.items() if stage == "classifier"),
+                detect_s=sum(s for (stage, _), s in batches.items() if stage == "detector")
+                if face_model else None,
                 total_s=total,
                 frames_per_s=len(frames) / total if total > 0 else 0.0,
             ),

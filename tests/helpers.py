@@ -8,10 +8,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+import onnx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.card import ModelCard
 from app.config import Settings
+from training.cardfile import attach_card, read_card
 
 MODEL_SIZE = 64
 
@@ -79,3 +82,60 @@ def running_client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         client.portal.call(app.state.ready.wait)
         yield client
+
+
+# The astronaut's face in skimage's `data.astronaut()` (512 x 512): measured once with the
+# face stage (blazeface_full_range) and pinned; the tests hold detection to IoU >= 0.7.
+ASTRONAUT_FACE = (173.0, 68.0, 280.0, 174.0)
+
+
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+def face_scene(
+    size: tuple[int, int], face_px: int, at: tuple[int, int], background: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A frame of `size` (width, height) with the astronaut pasted so her face is `face_px`
+    wide and its box starts at `at`; returns the frame and the face's true box."""
+    from PIL import Image
+
+    scale = face_px / (ASTRONAUT_FACE[2] - ASTRONAUT_FACE[0])
+    side = round(512 * scale)
+    patch = np.asarray(Image.fromarray(astronaut()).resize((side, side), Image.BILINEAR))
+    width, height = size
+    if background is None:
+        frame = np.full((height, width, 3), 90, np.uint8)
+    else:
+        frame = np.asarray(Image.fromarray(background).resize((width, height), Image.BILINEAR)).copy()
+    x0, y0 = round(at[0] - ASTRONAUT_FACE[0] * scale), round(at[1] - ASTRONAUT_FACE[1] * scale)
+    src_x, src_y = max(0, -x0), max(0, -y0)
+    dst_x, dst_y = max(0, x0), max(0, y0)
+    w, h = min(side - src_x, width - dst_x), min(side - src_y, height - dst_y)
+    frame[dst_y : dst_y + h, dst_x : dst_x + w] = patch[src_y : src_y + h, src_x : src_x + w]
+    box = tuple(float(v) for v in (x0 + ASTRONAUT_FACE[0] * scale, y0 + ASTRONAUT_FACE[1] * scale,
+                                   x0 + ASTRONAUT_FACE[2] * scale, y0 + ASTRONAUT_FACE[3] * scale))
+    return frame, box  # type: ignore[return-value]
+
+
+def encode_frames(path: Path, frames: list[np.ndarray], fps: int = 10, crf: int = 18) -> Path:
+    """Encode RGB frames as single-threaded H.264 (near-lossless by default)."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.options = {"crf": str(crf)}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def with_face_crop(model: onnx.ModelProto, **crop: object) -> onnx.ModelProto:
+    """`model` (a carded classifier) with its card's crop made a face crop at its input size."""
+    card = read_card(model)
+    face = {"kind": "face", "detector": "blazeface_full_range", "size": card.input.height, **crop}
+    return attach_card(model, ModelCard.model_validate(card.model_dump() | {"crop": face}))

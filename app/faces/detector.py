@@ -40,6 +40,17 @@ class FaceDetector:
     def providers(self) -> list[str]:
         return self.session.get_providers()
 
+    def detect_each(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """`detect` over frames of several shapes (a batcher's mixed batch): one run per shape."""
+        found: list[np.ndarray] = [np.empty(0)] * len(frames)
+        shapes: dict[tuple[int, ...], list[int]] = {}
+        for i, frame in enumerate(frames):
+            shapes.setdefault(frame.shape, []).append(i)
+        for rows in shapes.values():
+            for i, detections in zip(rows, self.detect(np.stack([frames[i] for i in rows])), strict=True):
+                found[i] = detections
+        return found
+
     def detect(self, frames: np.ndarray) -> list[np.ndarray]:
         """Faces in each uint8 (N, H, W, 3) frame: (K, 5 + 2 * keypoints) rows, input pixels."""
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -58,9 +69,9 @@ class FaceDetector:
         raw, probs, anchors = raw[keep], probs[keep], anchors[keep]
         centre = raw[:, :2] + anchors
         half = raw[:, 2:4] / 2
-        keypoints = raw[:, 4 : 4 + 2 * self.spec.keypoints].reshape(len(raw), -1, 2) + anchors[:, None]
-        rows = np.concatenate([centre - half, centre + half, probs[:, None], keypoints.reshape(len(raw), -1)], 1)
-        return weighted_nms(rows, self.spec.nms_iou)
+        keypoints = raw[:, 4 : 4 + 2 * self.spec.keypoints].reshape(len(raw), self.spec.keypoints, 2) + anchors[:, None]
+        corners = [centre - half, centre + half, probs[:, None], keypoints.reshape(len(raw), 2 * self.spec.keypoints)]
+        return weighted_nms(np.concatenate(corners, axis=1), self.spec.nms_iou)
 
 
 @functools.lru_cache(maxsize=16)
@@ -96,4 +107,4 @@ def weighted_nms(rows: np.ndarray, threshold: float) -> np.ndarray:
         mean[4] = rows[0, 4]
         merged.append(mean)
         rows = rows[~overlap]
-    return np.array(merged, np.float32).reshape(len(merged), -1) if merged else np.zeros((0, rows.shape[1]), np.float32)
+    return np.array(merged, np.float32) if merged else np.zeros((0, rows.shape[1]), np.float32)

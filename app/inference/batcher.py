@@ -1,9 +1,10 @@
-"""One batch queue for every client: frames from all requests share inference batches.
+"""One batch queue per model for every client: frames from all requests share batches.
 
 A private asyncio queue feeds one worker task. The worker takes the first waiting frame,
 gathers more until the batch is full or `max_wait_s` has passed, runs the model in a worker
-thread (so the event loop never blocks) and resolves each frame's future. The queue is
-bounded: producers wait for room (backpressure), memory stays bounded.
+thread (so the event loop never blocks) and resolves each frame's future with the model's
+answer for it (a probability for the classifier, the detections for the face detector).
+The queue is bounded: producers wait for room (backpressure), memory stays bounded.
 """
 
 from __future__ import annotations
@@ -13,24 +14,31 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from app.metrics import Metrics
+from app.metrics import BatchMetrics
 
 log = logging.getLogger(__name__)
 
-Predict = Callable[[np.ndarray], np.ndarray]
+T = TypeVar("T")
+Run = Callable[[list[np.ndarray]], Sequence[T]]
+
+
+def stacked(predict: Callable[[np.ndarray], np.ndarray]) -> Run[float]:
+    """A model taking one (N, ...) array, as a batcher's run function (frames of one shape)."""
+    return lambda frames: [float(p) for p in predict(np.stack(frames))]
 
 
 @dataclass(frozen=True)
-class FrameResult:
-    """What the batcher tells a caller about one frame."""
+class FrameResult(Generic[T]):
+    """What the batcher tells a caller about one frame: the model's answer, and its batch."""
 
-    p_synthetic: float
+    value: T
     batch_id: int
     batch_size: int
     queue_wait_s: float
@@ -38,24 +46,27 @@ class FrameResult:
 
 
 @dataclass
-class _Item:
+class _Item(Generic[T]):
     frame: np.ndarray
-    future: asyncio.Future[FrameResult]
+    future: asyncio.Future[FrameResult[T]]
     enqueued_at: float
 
 
-class Batcher:
-    """Shared dynamic batcher in front of a `predict(frames) -> p` function."""
+class Batcher(Generic[T]):
+    """Shared dynamic batcher in front of a `run(frames) -> one answer per frame` function.
+
+    `frame_shape` fixes every frame's shape; None lets shapes differ (`run` then gets frames
+    of several shapes in one batch, as the face detector does with its scales)."""
 
     def __init__(
         self,
-        predict: Predict,
-        frame_shape: tuple[int, int, int],
+        run: Run[T],
+        frame_shape: tuple[int, int, int] | None,
         *,
         max_batch_size: int,
         max_wait_s: float,
         max_queued: int,
-        metrics: Metrics,
+        metrics: BatchMetrics,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -63,11 +74,11 @@ class Batcher:
             raise ValueError(f"max_wait_s must be >= 0, got {max_wait_s}")
         if max_queued < max_batch_size:
             raise ValueError(f"max_queued ({max_queued}) must be >= max_batch_size ({max_batch_size})")
-        self._predict = predict
+        self._run_batch = run
         self.frame_shape = frame_shape
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=max_queued)
+        self._queue: asyncio.Queue[_Item[T]] = asyncio.Queue(maxsize=max_queued)
         self._metrics = metrics
         self._batch_ids = itertools.count()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -94,20 +105,22 @@ class Batcher:
     def queued(self) -> int:
         return self._queue.qsize()
 
-    async def enqueue(self, frame: np.ndarray) -> asyncio.Future[FrameResult]:
+    async def enqueue(self, frame: np.ndarray) -> asyncio.Future[FrameResult[T]]:
         """Queue one frame (waiting for room if the queue is full); returns its result future."""
-        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
-            raise ValueError(f"frame must be uint8 {self.frame_shape}, got {frame.dtype} {frame.shape}")
-        future: asyncio.Future[FrameResult] = asyncio.get_running_loop().create_future()
+        shape_ok = frame.shape == self.frame_shape if self.frame_shape else frame.ndim == 3
+        if not shape_ok or frame.dtype != np.uint8:
+            expected = self.frame_shape or "(H, W, 3)"
+            raise ValueError(f"frame must be uint8 {expected}, got {frame.dtype} {frame.shape}")
+        future: asyncio.Future[FrameResult[T]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Item(frame, future, time.perf_counter()))
         self._metrics.queue_depth.set(self._queue.qsize())
         return future
 
-    async def submit(self, frame: np.ndarray) -> FrameResult:
+    async def submit(self, frame: np.ndarray) -> FrameResult[T]:
         """Queue one frame and wait for its result."""
         return await (await self.enqueue(frame))
 
-    async def _collect(self) -> list[_Item]:
+    async def _collect(self) -> list[_Item[T]]:
         """The next batch: the first waiting frame, then more until full or max_wait_s passed."""
         batch = [await self._queue.get()]
         deadline = time.perf_counter() + self.max_wait_s
@@ -133,27 +146,27 @@ class Batcher:
                 continue
             started = time.perf_counter()
             try:
-                probs = await loop.run_in_executor(
-                    self._executor, self._predict, np.stack([item.frame for item in batch])
+                answers = await loop.run_in_executor(
+                    self._executor, self._run_batch, [item.frame for item in batch]
                 )
-                if len(probs) != len(batch):
-                    raise RuntimeError(f"predict returned {len(probs)} results for {len(batch)} frames")
+                if len(answers) != len(batch):
+                    raise RuntimeError(f"the model returned {len(answers)} results for {len(batch)} frames")
             except Exception as exc:  # a failed batch fails its own frames, not the service
                 log.exception("inference failed for a batch of %d frames", len(batch))
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 continue
-            self._resolve(batch, probs, started, time.perf_counter() - started)
+            self._resolve(batch, answers, started, time.perf_counter() - started)
 
-    def _resolve(self, batch: list[_Item], probs: np.ndarray, started: float, took: float) -> None:
+    def _resolve(self, batch: list[_Item[T]], answers: Sequence[T], started: float, took: float) -> None:
         batch_id = next(self._batch_ids)
         m = self._metrics
-        m.inference_duration.observe(took)
+        m.duration.observe(took)
         m.batch_size.observe(len(batch))
-        m.frames.inc(len(batch))
-        for item, p in zip(batch, probs, strict=True):
+        m.items.inc(len(batch))
+        for item, answer in zip(batch, answers, strict=True):
             wait = started - item.enqueued_at
             m.queue_wait.observe(wait)
             if not item.future.done():
-                item.future.set_result(FrameResult(float(p), batch_id, len(batch), wait, took))
+                item.future.set_result(FrameResult(answer, batch_id, len(batch), wait, took))

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas import FaceScore
+
 
 class CloseCode(IntEnum):
     """WebSocket close codes the server uses (RFC 6455)."""
@@ -70,7 +72,9 @@ class FrameMessage(BaseModel):
     seq: int = Field(description="0-based number of the screened frame in this stream")
     index: int = Field(description="0-based position among the frames the stream carried")
     time_s: float | None = Field(description="presentation time (byte streams); null for images")
-    p_synthetic: float
+    p_synthetic: float | None = Field(description="null when a face model found no face")
+    faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
+    reason: Literal["no_face"] | None = None
     latency_ms: float = Field(description="from the frame's arrival (decoded) to this answer")
 
 
@@ -88,7 +92,11 @@ class SummaryMessage(BaseModel):
     frames_received: int = Field(description="frames (images, or decoded stream frames) received")
     frames_screened: int
     bad_frames: int
+    frames_with_faces: int | None = Field(None, description="face models only")
     mean_p_synthetic: float | None
     max_p_synthetic: float | None
     threshold: float
-    verdict: Literal["authentic", "synthetic"] | None
+    verdict: Literal["authentic", "synthetic", "not_applicable"] | None = Field(
+        description="null when no frame was screened; not_applicable when a face model found no face"
+    )
+    reason: Literal["no_faces"] | None = None

@@ -7,15 +7,18 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 
+from app.card import FaceCrop
 from app.errors import BadFrame, ScreenError, explain
-from app.inference.batcher import FrameResult
-from app.screening import PIXEL_FORMATS, Screener, verdict
+from app.judging import Judgement
+from app.screening import Screener, face_scores, no_face, verdict
 from app.stream.protocol import (
     ClientText,
     CloseCode,
@@ -49,7 +52,7 @@ class _Pending:
     seq: int = -1
     time_s: float | None = None
     arrived: float = 0.0
-    future: asyncio.Future[FrameResult] | None = None
+    future: Awaitable[Judgement] | None = None
     error: ErrorMessage | None = None
 
 
@@ -64,6 +67,7 @@ class StreamSession:
     config: StreamConfig | None = None
     received: int = 0
     bad_frames: int = 0
+    screened: int = 0
     probabilities: list[float] = field(default_factory=list)
     _admitted: int = 0
     _pending: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
@@ -133,13 +137,11 @@ class StreamSession:
         raise _fatal(CloseCode.UNSUPPORTED_DATA, "unexpected_config", "the config was already given")
 
     async def _receive_images(self) -> None:
-        spec = self.screener.card.input
-        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
         while (data := await self._next_binary()) is not None:
             index = self.received
             self.received += 1
             try:
-                pixels = await asyncio.to_thread(decode_image, data, size, pixel_format)
+                pixels = await asyncio.to_thread(decode_image, data, self.screener.judge.convert_any)
             except BadFrame as exc:
                 await self._report_bad_frame(exc, index)
                 continue
@@ -166,15 +168,13 @@ class StreamSession:
 
     def _decode_stream(self, pipe: BytePipe, demuxer: str | None, loop: asyncio.AbstractEventLoop) -> None:
         """Worker thread: demux and decode the byte stream as it arrives; admit sampled frames."""
-        screener, spec = self.screener, self.screener.card.input
+        screener = self.screener
         limits = Limits(screener.limits.max_pixels, math.inf, math.inf, screener.limits.allowed_codecs)
         sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps)
-        size, pixel_format = (spec.width, spec.height), PIXEL_FORMATS[spec.color]
         try:
             with VideoReader(pipe, limits, screener.decode_threads, format=demuxer) as reader:
-                frames = reader.frames(
-                    sampling, size, pixel_format, self._stopped.is_set, check_complete=False
-                )
+                convert = screener.judge.converter(reader.info.width, reader.info.height)
+                frames = reader.converted(sampling, convert, self._stopped.is_set, check_complete=False)
                 for frame in frames:
                     self.received = reader.frames_decoded
                     admit = self._admit(frame.pixels, frame.index, frame.time_s)
@@ -183,14 +183,14 @@ class StreamSession:
         finally:
             pipe.close_reader()
 
-    async def _admit(self, pixels: np.ndarray, index: int, time_s: float | None) -> None:
-        """Wait for an in-flight slot (this pauses reading), then queue the frame."""
+    async def _admit(self, pixels: Any, index: int, time_s: float | None) -> None:
+        """Wait for an in-flight slot (this pauses reading), then submit the converted frame."""
         arrived = time.perf_counter()
         await self._slots.acquire()
         if self._stopped.is_set():
             self._slots.release()
             return
-        future = await self.screener.batcher.enqueue(pixels)
+        future = await self.screener.judge.submit(pixels)
         await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future))
         self._admitted += 1
 
@@ -211,13 +211,17 @@ class StreamSession:
                 self._slots.release()
             latency = time.perf_counter() - item.arrived
             self.screener.metrics.stream_latency.observe(latency)
-            self.probabilities.append(result.p_synthetic)
+            self.screened += 1
+            if result.p_synthetic is not None:
+                self.probabilities.append(result.p_synthetic)
             await self._send(
                 FrameMessage(
                     seq=item.seq,
                     index=item.index,
                     time_s=item.time_s,
                     p_synthetic=result.p_synthetic,
+                    faces=face_scores(result),
+                    reason=no_face(result),
                     latency_ms=latency * 1000,
                 )
             )
@@ -241,15 +245,19 @@ class StreamSession:
         probs = np.asarray(self.probabilities)
         threshold = self.screener.card.calibration.threshold
         mean = float(probs.mean()) if len(probs) else None
+        face_model = isinstance(self.screener.card.crop, FaceCrop)
+        no_faces = face_model and self.screened > 0 and mean is None
         return SummaryMessage(
             client_id=self.config.client_id if self.config else None,
             frames_received=self.received,
-            frames_screened=len(probs),
+            frames_screened=self.screened,
             bad_frames=self.bad_frames,
+            frames_with_faces=len(probs) if face_model else None,
             mean_p_synthetic=mean,
             max_p_synthetic=float(probs.max()) if len(probs) else None,
             threshold=threshold,
-            verdict=None if mean is None else verdict(mean, threshold),
+            verdict=verdict(mean, threshold) if mean is not None or no_faces else None,
+            reason="no_faces" if no_faces else None,
         )
 
 

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 import av
 import av.error
@@ -25,6 +25,8 @@ from app.errors import (
     UnsupportedCodec,
     VideoTooLong,
 )
+
+T = TypeVar("T")
 
 # Container signatures, to tell a damaged video from something that never was one.
 _SIGNATURES: tuple[tuple[int, bytes], ...] = (
@@ -80,12 +82,19 @@ class VideoInfo:
 
 
 @dataclass(frozen=True)
-class SampledFrame:
-    """One frame chosen for screening, already at the model's input size."""
+class SampledFrame(Generic[T]):
+    """One frame chosen for screening, converted for the model (`pixels`: usually an array
+    at the model's input size; for a face model, the face stage's views of the frame)."""
 
     index: int
     time_s: float
-    pixels: np.ndarray
+    pixels: T
+
+
+def pixels_at(size: tuple[int, int], pixel_format: str) -> Callable[[av.VideoFrame], np.ndarray]:
+    """A converter to `pixel_format` at `size` (width, height): swscale scales straight from
+    the decoded picture."""
+    return lambda frame: frame.to_ndarray(width=size[0], height=size[1], format=pixel_format)
 
 
 def looks_like_container(head: bytes) -> bool:
@@ -136,8 +145,18 @@ class VideoReader:
         pixel_format: str,
         should_stop: Callable[[], bool] = lambda: False,
         check_complete: bool = True,
-    ) -> Iterator[SampledFrame]:
-        """Yield the sampled frames, converted to `pixel_format` at `size` (width, height).
+    ) -> Iterator[SampledFrame[np.ndarray]]:
+        """Yield the sampled frames, converted to `pixel_format` at `size` (width, height)."""
+        return self.converted(sampling, pixels_at(size, pixel_format), should_stop, check_complete)
+
+    def converted(
+        self,
+        sampling: Sampling,
+        convert: Callable[[av.VideoFrame], T],
+        should_stop: Callable[[], bool] = lambda: False,
+        check_complete: bool = True,
+    ) -> Iterator[SampledFrame[T]]:
+        """Yield the sampled frames, each passed through `convert` (timed as decoding).
 
         At the end of a file, `check_complete` refuses one that ends well short of what it
         declares (truncated); a live stream declares nothing and is not checked.
@@ -177,7 +196,7 @@ class VideoReader:
                     last_slot = slot
                 elif sampling.every_n is not None and index % sampling.every_n:
                     continue
-                pixels = frame.to_ndarray(width=size[0], height=size[1], format=pixel_format)
+                pixels = convert(frame)
                 self.busy_s += time.perf_counter() - mark
                 yield SampledFrame(index=index, time_s=t, pixels=pixels)
                 mark = time.perf_counter()

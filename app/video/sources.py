@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
 
 import av
 import av.error
-import numpy as np
 
 from app.errors import BadFrame
 
+T = TypeVar("T")
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"})
 
 
@@ -71,14 +73,15 @@ class BytePipe(io.RawIOBase):
         return n
 
 
-def decode_image(data: bytes, size: tuple[int, int], pixel_format: str) -> np.ndarray:
-    """One encoded still (JPEG, PNG, WebP...) as pixels at `size` (width, height), via PyAV."""
+def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T]) -> T:
+    """One encoded still (JPEG, PNG, WebP...) decoded with PyAV and passed through `convert`
+    (`app.video.decode.pixels_at` for pixels at a size)."""
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if container.format.name not in IMAGE_FORMATS or not container.streams.video:
                 raise BadFrame(f"not an encoded image ({container.format.name})")
             for frame in container.decode(video=0):
-                return frame.to_ndarray(width=size[0], height=size[1], format=pixel_format)
+                return convert(frame)
     except av.error.FFmpegError as exc:
         raise BadFrame(f"the image does not decode: {exc}") from exc
     raise BadFrame("the image holds no frame")

@@ -54,14 +54,14 @@ async def test_two_videos_at_once_share_batches(settings: Settings, tmp_path: Pa
     recorder = RecordingEngine(Engine.from_settings(settings))
     screener = Screener.from_settings(settings, recorder, Metrics())
     dark, light = flat_video(tmp_path / "dark.mp4", 0), flat_video(tmp_path / "light.mp4", 200)
-    await screener.batcher.start()
+    await screener.start()
     with dark.open("rb") as a, light.open("rb") as b:
         jobs = [asyncio.create_task(screener.screen(f, ScreenOptions(), time.perf_counter())) for f in (a, b)]
-        while screener.batcher.queued < 32:
+        while screener.judge.classifier.queued < 32:
             await asyncio.sleep(0.001)
         recorder.release.set()
         first, second = await asyncio.gather(*jobs)
-    await screener.batcher.stop()
+    await screener.stop()
     assert first.video.frames_screened == second.video.frames_screened == 60
     assert any(batch == {0, 2} for batch in recorder.batches), recorder.batches
     assert len(recorder.batches) < 120 / 4

@@ -27,11 +27,11 @@ class GatedModel:
         self.release = threading.Event()
         self.batches: list[int] = []
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def __call__(self, frames: list[np.ndarray]) -> np.ndarray:
         self.entered.set()
         self.release.wait(timeout=10)
         self.batches.append(len(frames))
-        return frames.reshape(len(frames), -1).mean(axis=1) / 255
+        return np.stack(frames).reshape(len(frames), -1).mean(axis=1) / 255
 
 
 def make(predict, max_batch_size: int = 4, max_wait_s: float = 0.0, max_queued: int = 64) -> Batcher:
@@ -41,7 +41,7 @@ def make(predict, max_batch_size: int = 4, max_wait_s: float = 0.0, max_queued: 
         max_batch_size=max_batch_size,
         max_wait_s=max_wait_s,
         max_queued=max_queued,
-        metrics=Metrics(),
+        metrics=Metrics().classifier_batches,
     )
 
 
@@ -58,7 +58,7 @@ async def test_frames_from_many_callers_share_batches_and_map_back() -> None:
     results = await asyncio.gather(first, *callers)
     await batcher.stop()
     assert model.batches == [1, 4, 4, 1]
-    assert [r.p_synthetic for r in results] == pytest.approx([v / 255 for v in range(10)])
+    assert [r.value for r in results] == pytest.approx([v / 255 for v in range(10)])
     assert {r.batch_size for r in results[1:5]} == {4}
     assert len({r.batch_id for r in results}) == 4
 
@@ -74,7 +74,7 @@ async def test_a_lone_frame_waits_at_most_max_wait() -> None:
 async def test_a_failing_batch_fails_only_its_frames() -> None:
     calls = 0
 
-    def flaky(frames: np.ndarray) -> np.ndarray:
+    def flaky(frames: list[np.ndarray]) -> np.ndarray:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -85,7 +85,7 @@ async def test_a_failing_batch_fails_only_its_frames() -> None:
     await batcher.start()
     with pytest.raises(RuntimeError, match="boom"):
         await batcher.submit(frame(1))
-    assert (await batcher.submit(frame(2))).p_synthetic == 1.0
+    assert (await batcher.submit(frame(2))).value == 1.0
     await batcher.stop()
 
 
@@ -107,7 +107,7 @@ async def test_cancelled_frames_are_not_run() -> None:
     futures[1].cancel()
     model.release.set()
     await first
-    assert [(await f).p_synthetic for f in (futures[0], futures[2])] == pytest.approx([1 / 255, 3 / 255])
+    assert [(await f).value for f in (futures[0], futures[2])] == pytest.approx([1 / 255, 3 / 255])
     await batcher.stop()
     assert model.batches == [1, 2]
 

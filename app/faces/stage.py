@@ -1,0 +1,117 @@
+"""The face stage of the service: detector batcher -> faces -> crops -> classifier batcher.
+
+Each sampled frame is decoded straight to the detector's scales and to the frame faces are
+cut from (`FacePlan.views`, in the decoding thread). Its detector inputs join the shared
+detector batcher; once they are answered, its faces are chosen and cut by the one cropper
+(`app.faces.crops`, the same code training cuts with) and join the shared classifier
+batcher. At most `max_in_flight` frames, over all clients, are between decoding and
+cropping: that bounds the memory their full-size crop frames take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import av
+import numpy as np
+
+from app.card import FaceCrop
+from app.faces.crops import combine, cut_face
+from app.faces.detector import FaceDetector
+from app.faces.plan import FacePlan, FaceViews
+from app.inference.batcher import Batcher
+from app.judging import Judgement, ScoredFace
+from app.metrics import Metrics
+
+Converted = tuple[FacePlan, FaceViews]
+
+
+class FaceJudge:
+    """Judges frames by their faces; `p_synthetic` is the card's `combine` over them."""
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        detections: Batcher[np.ndarray],
+        classifier: Batcher[float],
+        crop: FaceCrop,
+        *,
+        max_side: int,
+        max_in_flight: int,
+        metrics: Metrics,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.detector = detector
+        self.detections = detections
+        self.classifier = classifier
+        self.crop = crop
+        self.max_side = max_side
+        self.metrics = metrics
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    def plan(self, width: int, height: int) -> FacePlan:
+        return FacePlan.make((width, height), self.crop, self.detector.spec, self.max_side)
+
+    def converter(self, width: int, height: int) -> Callable[[av.VideoFrame], Converted]:
+        plan = self.plan(width, height)
+        return lambda frame: (plan, plan.views(frame))
+
+    def convert_any(self, frame: av.VideoFrame) -> Converted:
+        """For inputs whose frames may each have their own size (a stream of images)."""
+        return self.converter(frame.width, frame.height)(frame)
+
+    async def submit(self, converted: Converted) -> Awaitable[Judgement]:
+        await self._slots.acquire()
+        try:
+            plan, views = converted
+            futures = [await self.detections.enqueue(x) for x in views.detector_inputs]
+        except BaseException:
+            self._slots.release()
+            raise
+        return asyncio.ensure_future(self._judge(plan, views, futures))
+
+    async def _judge(self, plan: FacePlan, views: FaceViews, futures: list[asyncio.Future]) -> Judgement:
+        try:
+            found = await asyncio.gather(*futures)
+            faces = plan.faces([r.value for r in found])
+            crops = [cut_face(views.crop_frame, plan.source, f.box, self.crop) for f in faces]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            self._slots.release()
+            del views  # the crop frame is no longer needed
+        batches = {("detector", r.batch_id): r.inference_s for r in found}
+        wait = max(r.queue_wait_s for r in found)
+        if not faces:
+            self.metrics.frames_without_face.inc()
+            return Judgement(None, (), wait, batches)
+        self.metrics.faces.inc(len(faces))
+        queued = [await self.classifier.enqueue(c) for c in crops]
+        try:
+            scored = await asyncio.gather(*queued)
+        except BaseException:
+            for future in queued:
+                future.cancel()
+            raise
+        batches |= {("classifier", r.batch_id): r.inference_s for r in scored}
+        wait += max(r.queue_wait_s for r in scored)
+        judged = tuple(ScoredFace(f.box, f.score, r.value) for f, r in zip(faces, scored, strict=True))
+        return Judgement(combine([f.p_synthetic for f in judged], self.crop.combine), judged, wait, batches)
+
+    async def start(self) -> None:
+        await self.detections.start()
+        await self.classifier.start()
+
+    async def stop(self) -> None:
+        await self.detections.stop()
+        await self.classifier.stop()
+
+    def warm_up(self, batches: int) -> None:
+        """Run the detector on blank frames at its base scale."""
+        side = self.detector.spec.base
+        for _ in range(batches):
+            self.detector.detect(np.zeros((1, side, side, 3), np.uint8))
