@@ -69,9 +69,10 @@ class FaceDetector:
         raw, probs, anchors = raw[keep], probs[keep], anchors[keep]
         centre = raw[:, :2] + anchors
         half = raw[:, 2:4] / 2
-        keypoints = raw[:, 4 : 4 + 2 * self.spec.keypoints].reshape(len(raw), self.spec.keypoints, 2) + anchors[:, None]
-        corners = [centre - half, centre + half, probs[:, None], keypoints.reshape(len(raw), 2 * self.spec.keypoints)]
-        return weighted_nms(np.concatenate(corners, axis=1), self.spec.nms_iou)
+        k = self.spec.keypoints
+        keypoints = raw[:, 4 : 4 + 2 * k].reshape(len(raw), k, 2) + anchors[:, None]
+        rows = [centre - half, centre + half, probs[:, None], keypoints.reshape(len(raw), 2 * k)]
+        return weighted_nms(np.concatenate(rows, axis=1), self.spec.nms_iou)
 
 
 @functools.lru_cache(maxsize=16)

@@ -95,3 +95,54 @@ def test_engine_refuses_a_card_whose_dtype_disagrees_with_the_graph(tmp_path: Pa
 def test_engine_reports_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CardError, match="not found"):
         Engine.load(tmp_path / "nope.onnx", ["CPUExecutionProvider"])
+
+
+def face_card(**crop: object) -> dict:
+    card = card_dict()
+    card["crop"] = {"kind": "face", "detector": "blazeface_full_range", "size": 32} | crop
+    return card
+
+
+def test_a_face_crop_round_trips_and_a_version_1_card_is_a_frame_model() -> None:
+    card = parse_card({CARD_KEY: json.dumps(face_card(margin=1.5, combine="mean"))}, "f.onnx")
+    crop = card.crop
+    assert (crop.kind, crop.margin, crop.combine, crop.max_faces) == ("face", 1.5, "mean", 8)
+    old = card_dict()
+    old["schema_version"] = 1
+    del old["crop"]
+    assert parse_card({CARD_KEY: json.dumps(old)}, "old.onnx").crop.kind == "frame"
+
+
+@pytest.mark.parametrize(
+    ("crop", "field"),
+    [
+        ({"detector": "yunet"}, r"crop\.face: Value error, unknown detector 'yunet'; choices"),
+        ({"margin": 0.5}, r"crop\.face\.margin"),
+        ({"size": 48}, r"<root>: Value error, crop\.size 48 must equal the input's height and width"),
+        ({"min_face_px": 2}, r"crop\.face\.min_face_px"),
+        ({"max_faces": 0}, r"crop\.face\.max_faces"),
+        ({"combine": "median"}, r"crop\.face\.combine"),
+        ({"kind": "body"}, r"crop: Input tag 'body'"),
+    ],
+)
+def test_bad_crop_specs_are_refused_naming_the_field(crop: dict, field: str) -> None:
+    with pytest.raises(CardError, match=rf"m\.onnx: invalid model card: {field}"):
+        parse_card({CARD_KEY: json.dumps(face_card(**crop))}, "m.onnx")
+
+
+def test_a_face_crop_needs_schema_version_2() -> None:
+    card = face_card()
+    card["schema_version"] = 1
+    with pytest.raises(CardError, match="a face crop needs schema_version 2"):
+        parse_card({CARD_KEY: json.dumps(card)}, "m.onnx")
+
+
+def test_the_service_refuses_to_start_on_a_bad_crop_naming_file_and_field(tmp_path: Path) -> None:
+    model = build_baseline(size=32)
+    for prop in model.metadata_props:
+        if prop.key == CARD_KEY:
+            prop.value = json.dumps(face_card(max_faces=100))
+    path = tmp_path / "faces.onnx"
+    onnx.save(model, path)
+    with pytest.raises(CardError, match=r"faces\.onnx: invalid model card: crop\.face\.max_faces"):
+        Engine.load(path, ["CPUExecutionProvider"])
