@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -37,8 +38,10 @@ def make_clip(
     seed: int = 0,
     container_format: str | None = None,
     options: dict[str, str] | None = None,
+    overlay: Callable[[int, np.ndarray], None] | None = None,
 ) -> Path:
-    """A panning, textured scene with sensor noise, single-slice H.264 at ~5 Mb/s (720p)."""
+    """A panning, textured scene with sensor noise, single-slice H.264 at ~5 Mb/s (720p);
+    `overlay(i, view)` may draw on frame i before its noise."""
     rng = np.random.default_rng(seed)
     low = rng.integers(0, 256, (height // 8 + 40, width // 8 + 40, 3), dtype=np.uint8)
     scene = np.repeat(np.repeat(low, 8, axis=0), 8, axis=1)
@@ -50,7 +53,10 @@ def make_clip(
         stream.codec_context.thread_count = 1  # one slice per frame, like real-world files
         for i in range(frames):
             x, y = (2 * i) % 300, i % 300
-            view = scene[y : y + height, x : x + width].astype(np.int16)
+            view = scene[y : y + height, x : x + width].copy()
+            if overlay is not None:
+                overlay(i, view)
+            view = view.astype(np.int16)
             view += rng.integers(-6, 7, view.shape, dtype=np.int16)
             frame = av.VideoFrame.from_ndarray(np.clip(view, 0, 255).astype(np.uint8), format="rgb24")
             container.mux(stream.encode(frame))
@@ -79,9 +85,28 @@ def inference_fps(engine: Engine, frames: np.ndarray, batch_size: int) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def start_service(port: int) -> subprocess.Popen:
+def end_to_end_fps(url: str, video: Path) -> tuple[float, int]:
+    """E: frames screened / wall time of one upload over HTTP, upload included."""
+    body = video.read_bytes()
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{url}/v1/screen",
+        content=body,
+        headers={"content-type": "video/mp4"},
+        params={"max_frames": 10_000},
+        timeout=600,
+    )
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    screened = response.json()["video"]["frames_screened"]
+    return screened / elapsed, screened
+
+
+def start_service(port: int, model: Path | None = None) -> subprocess.Popen:
+    """`distilscreen serve` on `port` (the model: `model`, else DISTILSCREEN_MODEL_PATH), ready."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *(["--model", str(model)] if model else [])],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

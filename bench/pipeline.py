@@ -17,32 +17,13 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import av
-import httpx
-from common import decode_fps, inference_fps, limits_of, machine, make_clip, start_service
+from common import decode_fps, end_to_end_fps, inference_fps, limits_of, machine, make_clip, start_service
 
 from app.config import Settings
 from app.inference.engine import Engine
-
-
-def end_to_end_fps(url: str, video: Path) -> tuple[float, int]:
-    """E: frames screened / wall time of one upload over HTTP, upload included."""
-    body = video.read_bytes()
-    started = time.perf_counter()
-    response = httpx.post(
-        f"{url}/v1/screen",
-        content=body,
-        headers={"content-type": "video/mp4"},
-        params={"max_frames": 10_000},
-        timeout=600,
-    )
-    elapsed = time.perf_counter() - started
-    response.raise_for_status()
-    screened = response.json()["video"]["frames_screened"]
-    return screened / elapsed, screened
 
 
 def main() -> None:
