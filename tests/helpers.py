@@ -138,4 +138,5 @@ def with_face_crop(model: onnx.ModelProto, **crop: object) -> onnx.ModelProto:
     """`model` (a carded classifier) with its card's crop made a face crop at its input size."""
     card = read_card(model)
     face = {"kind": "face", "detector": "blazeface_full_range", "size": card.input.height, **crop}
-    return attach_card(model, ModelCard.model_validate(card.model_dump() | {"crop": face}))
+    updated = card.model_dump() | {"schema_version": 2, "crop": face}
+    return attach_card(model, ModelCard.model_validate(updated))
