@@ -1,4 +1,4 @@
-"""`distilscreen distill | evaluate | export`: the training pipeline's commands.
+"""`distilscreen distill | evaluate | export | card`: the training pipeline's commands.
 
 Each `add_*_parser(subparsers)` is an entry point of the `distilscreen.commands` group
 (named after its subcommand); the handlers import torch only when they run, so
@@ -8,6 +8,8 @@ runs them without the parent command.
     distilscreen distill CONFIG_OR_PRESET [--set key.path=value ...] [--out RUN] [--resume]
     distilscreen evaluate RUN
     distilscreen export RUN [--to models/NAME.onnx]
+    distilscreen card attach MODEL.onnx --out OUT.onnx [--crop face ...] [--check-synthetic IMAGE]
+    distilscreen card show MODEL.onnx
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning
@@ -25,6 +28,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 Subparsers = argparse._SubParsersAction
+FACE_OPTIONS = ("margin", "square", "min_face_px", "max_faces", "combine")
+CARD_OPTIONS = ("name", "version", "crop", "temperature", "threshold", *FACE_OPTIONS)  # _add_card_options
 
 
 def add_distill_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -62,6 +67,86 @@ def add_export_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def add_card_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("card", help="attach a model card to an ONNX classifier, or show one")
+    commands = parser.add_subparsers(dest="card_command", required=True, metavar="COMMAND")
+    attach = commands.add_parser(
+        "attach", help="card an ONNX classifier made elsewhere, so the service serves it",
+        description="Write MODEL with a card to --out, after checking it: the card validates, "
+                    "the service's engine loads it, two real photos (cut as the card says) "
+                    "give finite (2, 2) logits, and the --check images score on their side "
+                    "of the threshold. Unset input fields are read from the graph.")
+    attach.add_argument("model", type=Path, metavar="MODEL")
+    attach.add_argument("--out", type=Path, required=True, help="the carded file (may be MODEL)")
+    spec = attach.add_argument_group("input (default: read from the graph)")
+    spec.add_argument("--input", dest="input_name", help="input tensor (default: the only input)")
+    spec.add_argument("--layout", choices=["NCHW", "NHWC"], help="default: where the 3 channels are")
+    spec.add_argument("--size", type=int, help="input height and width (default: the graph's)")
+    spec.add_argument("--height", type=int, help="input height (default: --size, or the graph's)")
+    spec.add_argument("--width", type=int, help="input width (default: --size, or the graph's)")
+    spec.add_argument("--color", choices=["RGB", "BGR"], help="channel order (default RGB)")
+    spec.add_argument("--scale", type=_number, help="float input: x = (pixel * scale - mean) / std "
+                                                    "(default 1/255)")
+    spec.add_argument("--mean", type=_triple, help="float input, per channel (default ImageNet's "
+                                                   "0.485,0.456,0.406)")
+    spec.add_argument("--std", type=_triple, help="float input (default ImageNet's 0.229,0.224,0.225)")
+    output = attach.add_argument_group("output")
+    output.add_argument("--logits", help="logits tensor (default: the only output)")
+    output.add_argument("--classes", type=_pair, help="class order of the logits (default "
+                                                      "authentic,synthetic)")
+    _add_card_options(attach.add_argument_group("card"))
+    checks = attach.add_argument_group("class-order checks")
+    checks.add_argument("--check-synthetic", type=Path, metavar="IMAGE",
+                        help="a known synthetic image: must score at or above the threshold")
+    checks.add_argument("--check-authentic", type=Path, metavar="IMAGE",
+                        help="a known authentic image: must score below the threshold")
+    attach.set_defaults(func=run_card_attach)
+    show = commands.add_parser("show", help="print the card of an ONNX file (validated) as JSON")
+    show.add_argument("model", type=Path, metavar="MODEL")
+    show.set_defaults(func=run_card_show)
+    return parser
+
+
+def _add_card_options(parser: argparse._ActionsContainer) -> None:
+    """The card fields a model file does not tell: name, version, crop and calibration."""
+    parser.add_argument("--name", help="card name (default: the file's stem)")
+    parser.add_argument("--version", help="card version (default 1)")
+    parser.add_argument("--crop", choices=["frame", "face"],
+                        help="frame: the whole frame resized (default); face: each face found "
+                             "by blazeface_full_range, cut at the input size")
+    parser.add_argument("--margin", type=float, help="face crop: box scale about its centre (default 1.3)")
+    parser.add_argument("--square", action=argparse.BooleanOptionalAction,
+                        help="face crop: square the box first (default yes)")
+    parser.add_argument("--min-face-px", type=int, help="face crop: smallest face screened (default 40)")
+    parser.add_argument("--max-faces", type=int, help="face crop: most faces per frame (default 8)")
+    parser.add_argument("--combine", choices=["max", "mean"],
+                        help="face crop: a frame's p from its faces' (default max)")
+    parser.add_argument("--temperature", type=float, help="logits are divided by it (default 1)")
+    parser.add_argument("--threshold", type=float, help="decision threshold on p_synthetic (default 0.5)")
+
+
+def _number(text: str) -> float:
+    """A float, or a fraction such as 1/255."""
+    try:
+        return float(Fraction(text))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    values = tuple(_number(v) for v in text.split(","))
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"give 3 comma-separated values (R,G,B order), got {text!r}")
+    return values
+
+
+def _pair(text: str) -> tuple[str, str]:
+    values = tuple(v.strip() for v in text.split(","))
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"give 2 comma-separated class names, got {text!r}")
+    return values
+
+
 def run_distill(args: argparse.Namespace) -> int:
     from training.config import load_config
     from training.pipeline import run_pipeline
@@ -94,10 +179,37 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_card_attach(args: argparse.Namespace) -> int:
+    from training.attach import attach
+
+    options = _given(args, ("input_name", "layout", "color", "scale", "mean", "std", "logits", "classes",
+                            "check_synthetic", "check_authentic", *CARD_OPTIONS))
+    height, width = args.height or args.size, args.width or args.size
+    print(attach(args.model, args.out, height=height, width=width, **options).summary())
+    return 0
+
+
+def run_card_show(args: argparse.Namespace) -> int:
+    import onnx
+
+    from training.cardfile import read_card
+
+    if not args.model.is_file():
+        raise FileNotFoundError(f"{args.model}: model file not found")
+    card = read_card(onnx.load(args.model, load_external_data=False), str(args.model))
+    print(card.model_dump_json(indent=2))
+    return 0
+
+
+def _given(args: argparse.Namespace, names: Sequence[str]) -> dict[str, object]:
+    """The options among `names` given on the command line (the callee's defaults apply to the rest)."""
+    return {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.cli")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_distill_parser, add_evaluate_parser, add_export_parser):
+    for add in (add_distill_parser, add_evaluate_parser, add_export_parser, add_card_parser):
         add(commands)
     args = parser.parse_args(argv)
     try:
