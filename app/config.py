@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.faces.registry import DETECTORS_DIR
+
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "distilscreen-student.onnx"
 KNOWN_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 VIDEO_CODECS = (
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     max_queued_frames: int = Field(256, ge=1, description="frames waiting for a batch, all clients")
 
     # Face models (a card with `crop: face`)
+    detectors_dir: Path = Field(DETECTORS_DIR, description="folder of the face detectors' ONNX files")
     face_detector_batch_size: int = Field(8, ge=1, le=256, description="scaled frames per detector batch")
     face_detector_max_side: int = Field(
         960, ge=192, le=4096, description="longest side the detector runs at (small faces in large frames)"

@@ -111,7 +111,9 @@ class Screener:
         )
         judge: Judge = FrameJudge(classifier, (spec.width, spec.height), spec.color)
         if isinstance(crop, FaceCrop):
-            detector = FaceDetector.load(crop.detector, settings.providers, settings.intra_op_threads)
+            detector = FaceDetector.load(
+                crop.detector, settings.providers, settings.intra_op_threads, settings.detectors_dir
+            )
             detections = Batcher(
                 detector.detect_each,
                 None,

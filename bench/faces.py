@@ -90,7 +90,9 @@ def main() -> None:
     crop = engine.card.crop
     if not isinstance(crop, FaceCrop):
         raise SystemExit(f"{args.face_model} is not a face model (crop: {crop.kind})")
-    detector = FaceDetector.load(crop.detector, settings.providers, settings.intra_op_threads)
+    detector = FaceDetector.load(
+        crop.detector, settings.providers, settings.intra_op_threads, settings.detectors_dir
+    )
 
     def plan_of(width: int, height: int) -> FacePlan:
         return FacePlan.make((width, height), crop, detector.spec, settings.face_detector_max_side)

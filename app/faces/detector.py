@@ -8,11 +8,12 @@ that input's pixels: anchors decoded, sigmoid applied, MediaPipe's weighted NMS 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from app.faces.registry import DETECTORS, DetectorSpec
+from app.faces.registry import DETECTORS, DETECTORS_DIR, DetectorSpec
 
 
 class FaceDetector:
@@ -24,16 +25,22 @@ class FaceDetector:
         self.session = session
 
     @classmethod
-    def load(cls, name: str, providers: list[str], intra_op_threads: int = 0) -> FaceDetector:
-        """Open registered detector `name` with the first available of `providers`."""
+    def load(
+        cls, name: str, providers: list[str], intra_op_threads: int = 0, directory: Path = DETECTORS_DIR
+    ) -> FaceDetector:
+        """Open registered detector `name` from `directory` with the first available of
+        `providers`."""
         if name not in DETECTORS:
             raise ValueError(f"unknown face detector {name!r}; choices: {sorted(DETECTORS)}")
+        path = directory / DETECTORS[name].file
+        if not path.is_file():
+            raise FileNotFoundError(f"face detector {name!r}: {path} not found (DISTILSCREEN_DETECTORS_DIR)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         available = set(ort.get_available_providers())
         chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
-        session = ort.InferenceSession(str(DETECTORS[name].path), sess_options=options, providers=chosen)
+        session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
         return cls(name, session)
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# Where the repository keeps the detectors; an installed service is told by
+# DISTILSCREEN_DETECTORS_DIR (the images copy them to /models/detectors).
 DETECTORS_DIR = Path(__file__).resolve().parents[2] / "models" / "detectors"
 
 
@@ -28,9 +30,6 @@ class DetectorSpec:
     nms_iou: float  # MediaPipe's min_suppression_threshold
     keypoints: int
 
-    @property
-    def path(self) -> Path:
-        return DETECTORS_DIR / self.file
 
 
 DETECTORS: dict[str, DetectorSpec] = {
