@@ -30,6 +30,11 @@ class DetectorSpec:
     nms_iou: float  # MediaPipe's min_suppression_threshold
     keypoints: int
 
+    @property
+    def path(self) -> Path:
+        """The repository's copy (training reads it there; the service, from its setting)."""
+        return DETECTORS_DIR / self.file
+
 
 
 DETECTORS: dict[str, DetectorSpec] = {

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from app.faces.registry import DETECTORS, DETECTORS_DIR
+from app.faces.registry import DETECTORS
 from tests.helpers import astronaut
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = DETECTORS_DIR / DETECTORS["blazeface_full_range"].file
+SHIPPED = DETECTORS["blazeface_full_range"].path
 
 
 def run(path: Path, frames: np.ndarray) -> list[np.ndarray]:
