@@ -10,6 +10,7 @@ student (at its size) later sees, and lets the soft-label cache key on (sample, 
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from torch.utils.data import Dataset
 
 from training.data import FrameCache, Sample
 
+log = logging.getLogger(__name__)
 JITTER = 0.1  # brightness and contrast factors are drawn from [1 - JITTER, 1 + JITTER]
 
 
@@ -63,9 +65,15 @@ def load_frames(
     samples: Sequence[Sample], cache: FrameCache, n: int, size: int, seed: int
 ) -> FrameSet:
     """`n` frames of each sample at `size` x `size` (decoded once, then read from `cache`),
-    one sample per CPU core at a time (PyAV releases the GIL while it decodes)."""
+    one sample per CPU core at a time (PyAV releases the GIL while it decodes). A sample
+    none of whose frames gave a face crop (`cache.faces`) is dropped, and counted in the log."""
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         clips = list(pool.map(lambda s: cache.get(s.path, n, size, seed), samples))
+    kept = [i for i, clip in enumerate(clips) if len(clip)]
+    if len(kept) < len(samples):
+        log.info("faces: %d of %d clips dropped (no face in any sampled frame)",
+                 len(samples) - len(kept), len(samples))
+        samples, clips = [samples[i] for i in kept], [clips[i] for i in kept]
     counts = [len(c) for c in clips]
     return FrameSet(
         frames=np.concatenate(clips) if clips else np.zeros((0, size, size, 3), np.uint8),

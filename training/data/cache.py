@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -9,10 +10,14 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data.frames import Size, sample_frames
+
+if TYPE_CHECKING:
+    from training.data.faces import FaceSampler
 
 # Bump when sampling changes what a key means (indices, scaling), to orphan old entries.
 CACHE_VERSION = 1
@@ -21,16 +26,20 @@ Sampler = Callable[[Path, int, Size | int | None, int | None], np.ndarray]
 
 
 class FrameCache:
-    """One ``.npy`` (uint8, N x H x W x 3) per (video path, mtime, size, n, seed).
+    """One ``.npy`` (uint8, N x H x W x 3) per (video path, mtime, size, n, seed), and with
+    ``faces`` the crop spec and detector too (face crops: N may be below n, even 0).
 
     Writes are atomic (a temporary file in the same folder, then ``os.replace``), so
     concurrent loader workers and interrupted runs never leave a torn entry. ``hits`` and
-    ``misses`` count lookups; a miss decodes with ``sampler`` (``sample_frames``).
+    ``misses`` count lookups; a miss decodes with ``sampler`` (default ``sample_frames``
+    with ``faces``).
     """
 
-    def __init__(self, root: str | Path, sampler: Sampler = sample_frames) -> None:
+    def __init__(self, root: str | Path, sampler: Sampler | None = None,
+                 faces: FaceSampler | None = None) -> None:
         self.root = Path(root)
-        self.sampler = sampler
+        self.faces = faces
+        self.sampler = sampler or functools.partial(sample_frames, faces=faces)
         self.hits = 0
         self.misses = 0
         self._count = threading.Lock()  # get() may run in several threads at once
@@ -41,6 +50,8 @@ class FrameCache:
         stat = path.stat()
         fields = [CACHE_VERSION, str(path), stat.st_mtime_ns, stat.st_size, n,
                   list(size) if isinstance(size, tuple) else size, seed]
+        if self.faces is not None:  # whole-frame keys stay as they were
+            fields.append(self.faces.key)
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
 
     def entry(self, path: str | Path, n: int, size: Size | int | None,
@@ -50,7 +61,7 @@ class FrameCache:
 
     def get(self, path: str | Path, n: int, size: Size | int | None,
             seed: int | None = 0) -> np.ndarray:
-        """The frames of ``sample_frames(path, n, size, seed)``, decoded at most once."""
+        """The frames of ``sample_frames(path, n, size, seed, faces)``, decoded at most once."""
         entry = self.entry(path, n, size, seed)
         if entry.is_file():
             try:

@@ -1,20 +1,29 @@
 """Seeded frame sampling with PyAV: N frames spread uniformly over a clip.
 
 Frames are decoded with ``thread_type="AUTO"``; only the sampled frames are converted,
-and swscale converts them to RGB and scales them straight to the requested size
-(``frame.reformat(width, height, format="rgb24")``), as the service does.
+each decoded ``av.VideoFrame`` handed to a converter: the whole frame, which swscale
+converts to RGB and scales straight to the requested size
+(``frame.to_ndarray(width=, height=, format="rgb24")``, as the service's decoder does), or
+with ``faces`` (``training.data.faces.FaceSampler``) the face crop the service would cut.
+A converter may skip a frame (no face in it), so face sampling can return fewer frames.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from training.data.sample import IMAGE_EXTENSIONS, DatasetError
 
+if TYPE_CHECKING:
+    from training.data.faces import FaceSampler
+
 Size = tuple[int, int]  # (width, height), as in "WxH"
+Converter = Callable[[av.VideoFrame], np.ndarray | None]  # RGB uint8 (H, W, 3), None: skip
 
 
 class FrameError(DatasetError):
@@ -37,37 +46,51 @@ def frame_indices(total: int, n: int, seed: int | None) -> np.ndarray:
     return np.clip(np.floor(points).astype(np.int64), 0, total - 1)
 
 
-def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int | None = 0
-                  ) -> np.ndarray:
+def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int | None = 0,
+                  faces: FaceSampler | None = None) -> np.ndarray:
     """``n`` RGB frames (uint8, n x H x W x 3) of a video, uniform over the clip.
 
     ``size`` is (width, height), an int for a square, or None for the native size.
-    An image yields one frame (1 x H x W x 3) whatever ``n`` is.
+    An image yields one frame (1 x H x W x 3) whatever ``n`` is. With ``faces`` each
+    sampled frame gives its best face's crop at ``size`` (an int) or nothing, so fewer
+    than ``n`` frames (possibly none) may come back.
     """
     path = Path(path)
-    width, height = _wh(size)
+    convert = faces.converter(size) if faces is not None else whole_frame(size)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        return read_image(path, size)[None]
+        return _stack(_read_image(path, convert), size)
     try:
         total = count_frames(path)
-        frames, decoded = _decode_at(path, frame_indices(total, n, seed), width, height)
-        if len(frames) < n:  # the header promised more frames than decode gave
+        indices = frame_indices(total, n, seed)
+        frames, decoded = _decode_at(path, indices, convert)
+        if decoded <= indices[-1]:  # the header promised more frames than decode gave
             if decoded == 0:
                 raise FrameError(f"{path}: no frame could be decoded")
-            frames, _ = _decode_at(path, frame_indices(decoded, n, seed), width, height)
+            frames, _ = _decode_at(path, frame_indices(decoded, n, seed), convert)
     except av.error.FFmpegError as exc:
         raise FrameError(f"{path}: cannot decode: {exc}") from None
-    return np.stack(frames)
+    return _stack(frames, size)
+
+
+def whole_frame(size: Size | int | None) -> Converter:
+    """The converter of whole frames at ``size`` (see ``sample_frames``)."""
+    width, height = _wh(size)
+    return lambda frame: frame.to_ndarray(width=width, height=height, format="rgb24")
 
 
 def read_image(path: str | Path, size: Size | int | None = None) -> np.ndarray:
     """One image file as RGB uint8 (H x W x 3), decoded and scaled with PyAV."""
-    width, height = _wh(size)
+    return _read_image(Path(path), whole_frame(size))[0]
+
+
+def _read_image(path: Path, convert: Converter) -> list[np.ndarray]:
+    """The converted first frame of an image file (none if the converter skips it)."""
     try:
         with av.open(str(path)) as container:
-            stream = _video_stream(container, Path(path))
+            stream = _video_stream(container, path)
             for frame in container.decode(stream):
-                return frame.reformat(width, height, format="rgb24").to_ndarray()
+                pixels = convert(frame)
+                return [] if pixels is None else [pixels]
     except av.error.FFmpegError as exc:
         raise FrameError(f"{path}: cannot decode: {exc}") from None
     raise FrameError(f"{path}: no frame could be decoded")
@@ -85,9 +108,9 @@ def count_frames(path: str | Path) -> int:
     return total
 
 
-def _decode_at(path: Path, indices: np.ndarray, width: int | None, height: int | None
-               ) -> tuple[list[np.ndarray], int]:
-    """Frames at ``indices`` (repeats allowed) and how many frames were decoded."""
+def _decode_at(path: Path, indices: np.ndarray, convert: Converter) -> tuple[list[np.ndarray], int]:
+    """Converted frames at ``indices`` (repeats allowed; frames ``convert`` skips left out)
+    and how many frames were decoded."""
     wanted = np.bincount(indices)
     out: list[np.ndarray] = []
     index = 0
@@ -98,8 +121,9 @@ def _decode_at(path: Path, indices: np.ndarray, width: int | None, height: int |
         for packet in container.demux(stream):
             for frame in packet.decode():
                 if index < len(wanted) and wanted[index]:
-                    rgb = frame.reformat(width, height, format="rgb24").to_ndarray()
-                    out.extend([rgb] * int(wanted[index]))
+                    pixels = convert(frame)
+                    if pixels is not None:
+                        out.extend([pixels] * int(wanted[index]))
                 index += 1
             if index >= len(wanted):
                 break
@@ -110,6 +134,14 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     if not container.streams.video:
         raise FrameError(f"{path}: no video stream")
     return container.streams.video[0]
+
+
+def _stack(frames: list[np.ndarray], size: Size | int | None) -> np.ndarray:
+    """(N, H, W, 3) uint8; no frames (every one skipped) at ``size`` gives (0, H, W, 3)."""
+    if frames:
+        return np.stack(frames)
+    width, height = _wh(size)
+    return np.zeros((0, height or 0, width or 0, 3), np.uint8)
 
 
 def _wh(size: Size | int | None) -> tuple[int | None, int | None]:
