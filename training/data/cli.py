@@ -45,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "synth", help="generate the built-in synthetic-video benchmark",
         description="Write OUT/videos/*.mp4 and OUT/manifest.csv (path,label,split,group,"
                     "source): authentic clips from bundled photos and procedural scenes, "
-                    f"synthetic clips from the manipulation families {', '.join(FAMILIES)}.")
+                    f"synthetic clips from the manipulation families {', '.join(FAMILIES)}; "
+                    "with --faces, face photos composited into scenes, half self-blended.")
     synth.add_argument("out", metavar="OUT", help="output folder")
     synth.add_argument("--videos", type=int, default=200, help="number of clips (200)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -58,6 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                        metavar="TRAIN,VAL,TEST", help="split shares by group (0.7,0.15,0.15)")
     synth.add_argument("--families", default=",".join(FAMILIES),
                        help=f"comma-separated manipulation families ({','.join(FAMILIES)})")
+    synth.add_argument("--faces", type=float, default=0.0,
+                       help="share of the clips that are face clips, 0..1 (0)")
     synth.add_argument("--workers", type=int, default=1, help="processes (1)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=run_synth)
@@ -70,7 +73,7 @@ def run_synth(args: argparse.Namespace) -> int:
         summary = generate(args.out, args.videos, seed=args.seed, size=args.size,
                            frames=args.frames, difficulty=args.difficulty,
                            fractions=args.fractions, families=families,
-                           workers=args.workers, progress=not args.quiet)
+                           face_fraction=args.faces, workers=args.workers, progress=not args.quiet)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,14 +21,15 @@ from tqdm import tqdm
 from training.data.sample import Sample
 from training.data.splits import split_by_group
 from training.data.synth.encode import x264_cpu_mask
-from training.data.synth.recipes import FAMILIES, Ranges
+from training.data.synth.faces import FACE_PHOTOS
+from training.data.synth.recipes import FACE_FAMILY, FAMILIES, Ranges
 from training.data.synth.render import ClipPlan, RenderConfig, render_clip
 from training.data.synth.scenes import photo_group, photo_names
 
 MANIFEST_COLUMNS = ("path", "label", "split", "group", "source")
 GENERATOR_VERSION = 1
 # What the bytes depend on besides the arguments: recorded in synth.json.
-PROVENANCE_PACKAGES = ("av", "numpy", "scipy", "scikit-image", "pillow")
+PROVENANCE_PACKAGES = ("av", "numpy", "scipy", "scikit-image", "pillow", "matplotlib", "onnxruntime")
 
 
 @dataclass
@@ -53,18 +54,30 @@ class SynthSummary:
 
 
 def plan_clips(n_videos: int, seed: int, families: Sequence[str] = FAMILIES,
-               photo_fraction: float = 0.5, clips_per_scene: int = 4) -> list[ClipPlan]:
-    """Sources first (photos round-robin, then scenes of ``clips_per_scene`` clips), labels
-    alternating source by source, families cycling over the synthetic clips."""
+               photo_fraction: float = 0.5, clips_per_scene: int = 4,
+               face_fraction: float = 0.0) -> list[ClipPlan]:
+    """Sources first (photos round-robin, then scenes of ``clips_per_scene`` clips, then
+    ``face_fraction`` of the clips as faces: each face photo in turn on a background of its
+    own, ``clips_per_scene`` clips each), labels alternating source by source, families
+    cycling over the synthetic clips (``FACE_FAMILY`` on faces).
+
+    A face source's group is its identity and background (``face:<photo>+<background>``):
+    two identities ship, so splits by identity alone could not hold three splits."""
     rng = np.random.default_rng([seed, 0])
     photos = list(photo_names())
     rng.shuffle(photos)
-    n_photo = min(n_videos, round(n_videos * photo_fraction)) if photos else 0
+    n_face = round(n_videos * face_fraction)
+    n_rest = n_videos - n_face
+    n_photo = min(n_rest, round(n_rest * photo_fraction)) if photos else 0
     by_source: dict[str, list[int]] = {}
     for k in range(n_photo):
         by_source.setdefault(f"photo:{photos[k % len(photos)]}", []).append(k)
-    for k in range(n_videos - n_photo):
+    for k in range(n_rest - n_photo):
         by_source.setdefault(f"scene:{k // clips_per_scene:05d}", []).append(n_photo + k)
+    for k in range(n_face):
+        background = k // clips_per_scene
+        photo = FACE_PHOTOS[background % len(FACE_PHOTOS)]
+        by_source.setdefault(f"face:{photo}:{background:05d}", []).append(n_rest + k)
     order = rng.permutation(n_videos)  # slot -> file index, so names say nothing
     cycle = list(families)
     plans, fakes, turn = [], 0, int(rng.integers(2))
@@ -72,12 +85,16 @@ def plan_clips(n_videos: int, seed: int, families: Sequence[str] = FAMILIES,
         for slot in slots:
             label, turn = turn, 1 - turn  # alternating: balanced overall and per source
             family = None
-            if label:
+            if label and source.startswith("face:"):
+                family = FACE_FAMILY
+            elif label:
                 if fakes % len(cycle) == 0:
                     rng.shuffle(cycle)
                 family, fakes = cycle[fakes % len(cycle)], fakes + 1
             # a photo is one identity whatever the seed; a scene is drawn from (seed, number)
             group = photo_group(source[6:]) if source.startswith("photo:") else f"{source}@{seed}"
+            if source.startswith("face:"):
+                group = "face:{}+{}@{}".format(*source.split(":")[1:], seed)
             plans.append(ClipPlan(int(order[slot]), source, group, label, family))
     return sorted(plans, key=lambda p: p.index)
 
@@ -86,12 +103,13 @@ def generate(out_dir: str | Path, n_videos: int, seed: int = 0, size: tuple[int,
              frames: int = 48, difficulty: float = 0.5,
              fractions: Sequence[float] = (0.7, 0.15, 0.15),
              families: Sequence[str] = FAMILIES, photo_fraction: float = 0.5,
-             workers: int = 1, progress: bool = True) -> SynthSummary:
+             face_fraction: float = 0.0, workers: int = 1, progress: bool = True) -> SynthSummary:
     """Write ``n_videos`` H.264 clips to ``out_dir/videos/`` and ``out_dir/manifest.csv``.
 
     ``size`` is (width, height), both even. Half the clips are authentic, half carry one
-    of ``families`` (cycled); sources (photos, scenes) are groups and splits are dealt by
-    group with ``fractions``. Same arguments, same manifest and same decoded frames.
+    of ``families`` (cycled; face clips: the face self-blend); sources (photos, scenes,
+    faces on backgrounds: ``face_fraction`` of the clips) are groups and splits are dealt
+    by group with ``fractions``. Same arguments, same manifest and same decoded frames.
     """
     width, height = size
     if n_videos < 1 or frames < 1:
@@ -101,11 +119,13 @@ def generate(out_dir: str | Path, n_videos: int, seed: int = 0, size: tuple[int,
     unknown = [f for f in families if f not in FAMILIES] or ([] if families else ["<none>"])
     if unknown:
         raise ValueError(f"unknown families {unknown}; choices: {', '.join(FAMILIES)}")
+    if not 0.0 <= face_fraction <= 1.0:
+        raise ValueError(f"face_fraction must be in [0, 1], got {face_fraction}")
     Ranges.for_difficulty(difficulty)  # validates before anything is written
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     cfg = RenderConfig(seed, width, height, frames, float(difficulty))
-    plans = plan_clips(n_videos, seed, families, photo_fraction)
+    plans = plan_clips(n_videos, seed, families, photo_fraction, face_fraction=face_fraction)
     samples = split_by_group(
         [Sample(out_dir / p.relpath, p.label, None, p.group, _source(p)) for p in plans],
         fractions, seed)
@@ -162,7 +182,7 @@ def _write_outputs(out_dir: Path, plans: list[ClipPlan], samples: list[Sample],
         for r, s in zip(records, samples, strict=True)))
     config = {"generator_version": GENERATOR_VERSION, "seed": cfg.seed, "width": cfg.width,
               "height": cfg.height, "frames": cfg.frames, "difficulty": cfg.difficulty,
-              "clips": len(plans), "photos": list(photo_names()),
+              "clips": len(plans), "photos": list(photo_names()), "face_photos": list(FACE_PHOTOS),
               "x264_cpu_mask": x264_cpu_mask(),
               "packages": {name: _version(name) for name in PROVENANCE_PACKAGES}}
     _atomic_write(out_dir / "synth.json", json.dumps(config, indent=2) + "\n")

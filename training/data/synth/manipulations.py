@@ -5,6 +5,9 @@
   jittered in colour (hue, saturation, brightness, contrast, RGB shift), frequency (blur
   or sharpen) and geometry (small scale and translation), then blended back through a
   soft, randomly shaped mask (an ellipse or the convex hull of random points, blurred).
+* ``FaceSelfBlend``: the same on a composited face (``training.data.synth.faces``), as the
+  paper does: the mask is the face region found from the detector's keypoints (their
+  convex hull with brow and chin, grown and blurred), so only the face changes.
 * ``Upsample``: generator up-sampling fingerprints: a region (or the whole frame) is
   average-pooled by 2-4x and brought back by zero insertion and a small fixed kernel
   (nearest, bilinear, or a "learned" kernel whose polyphase sums differ, as a transposed
@@ -25,6 +28,7 @@ from scipy.spatial import ConvexHull
 from skimage import draw
 
 from training.data.synth.capture import CameraPath, resample
+from training.data.synth.faces import FaceComposite, face_region
 
 _EXTENT = 1.6  # the base mask covers [-EXTENT, EXTENT]^2 in units of the region radius
 _BASE = 96
@@ -111,20 +115,63 @@ class SelfBlend:
         mask = self.region.mask(camera, t, j[0] * 0.02 * size, j[1] * 0.02 * size,
                                 1 + 0.08 * j[2])
         oy, ox = camera.to_output(self.region.py, self.region.px, t)
-        ys = oy + (np.arange(camera.out_h) - oy) / self.scale[0] - self.shift[0]
-        xs = ox + (np.arange(camera.out_w) - ox) / self.scale[1] - self.shift[1]
-        source = resample(frame, ys, xs)
         matrix = colour_matrix(self.hue * (1 + j[3]), 1 + (self.saturation - 1) * (1 + j[4]),
                                1 + (self.contrast - 1) * (1 + j[5]))
         offset = self.offset * (1 + j[6]) + 0.5 * (1 - matrix.sum(1))  # pivot at grey
-        source = source @ matrix.T + offset.astype(np.float32)
-        if self.frequency > 0:
-            blur = ndimage.gaussian_filter(source, (1.0, 1.0, 0))
-            source = source + self.frequency * (source - blur)
-        elif self.frequency < 0:
-            source = ndimage.gaussian_filter(source, (-self.frequency, -self.frequency, 0))
+        source = jittered(frame, (oy, ox), self.scale, self.shift, matrix, offset, self.frequency)
         alpha = float(np.clip(self.alpha * (1 + 0.5 * j[7]), 0.0, 1.0))
         return frame + (alpha * mask)[..., None] * (source - frame)
+
+
+def jittered(frame: np.ndarray, centre: tuple[float, float], scale: tuple[float, float],
+             shift: tuple[float, float], matrix: np.ndarray, offset: np.ndarray,
+             frequency: float) -> np.ndarray:
+    """The self-blend's source: ``frame`` scaled about ``centre`` (y, x) and shifted (px),
+    colour-mapped (``matrix``, ``offset``), then sharpened (``frequency`` > 0, the unsharp
+    amount) or blurred (< 0, the sigma)."""
+    oy, ox = centre
+    ys = oy + (np.arange(frame.shape[0]) - oy) / scale[0] - shift[0]
+    xs = ox + (np.arange(frame.shape[1]) - ox) / scale[1] - shift[1]
+    source = resample(frame, ys, xs)
+    source = source @ matrix.T + offset.astype(np.float32)
+    if frequency > 0:
+        blur = ndimage.gaussian_filter(source, (1.0, 1.0, 0))
+        source = source + frequency * (source - blur)
+    elif frequency < 0:
+        source = ndimage.gaussian_filter(source, (-frequency, -frequency, 0))
+    return source
+
+
+@dataclass(frozen=True)
+class FaceSelfBlend:
+    """A composited face, jittered as ``SelfBlend``'s source (about the face's centre) and
+    blended back through ``face_region`` (grown ``expand`` x, blurred ``softness`` face
+    widths); the same draw on every frame, the region following the face."""
+
+    composite: FaceComposite
+    expand: float
+    softness: float
+    hue: float
+    saturation: float
+    contrast: float
+    offset: np.ndarray
+    frequency: float
+    scale: tuple[float, float]
+    shift: tuple[float, float]
+    alpha: float
+
+    def region(self, frame_hw: tuple[int, int], t: int) -> np.ndarray:
+        """The blend mask (H, W) of frame ``t``: zero outside the face region."""
+        return face_region(self.composite, t, frame_hw, self.expand, self.softness)
+
+    def apply(self, frame: np.ndarray, camera: CameraPath, t: int) -> np.ndarray:
+        mask = self.region(frame.shape[:2], t)
+        x1, y1, x2, y2 = self.composite.box(t)
+        matrix = colour_matrix(self.hue, self.saturation, self.contrast)
+        offset = self.offset + 0.5 * (1 - matrix.sum(1))  # pivot at grey
+        source = jittered(frame, ((y1 + y2) / 2, (x1 + x2) / 2), self.scale, self.shift, matrix,
+                          offset, self.frequency)
+        return frame + (self.alpha * mask)[..., None] * (source - frame)
 
 
 def upsample_kernel(factor: int, kind: str, imbalance: float,
@@ -178,4 +225,4 @@ class Upsample:
         return frame + (beta * mask)[..., None] * (generated - frame)
 
 
-Manipulation = SelfBlend | Upsample
+Manipulation = SelfBlend | FaceSelfBlend | Upsample

@@ -1,4 +1,8 @@
-"""Render one planned clip: canvas -> camera -> lighting -> (edit) -> sensor -> H.264."""
+"""Render one planned clip: canvas -> camera -> (face) -> lighting -> (edit) -> sensor -> H.264.
+
+A face clip (source ``face:<photo>:<background>``) is a procedural background with a face
+photo composited into every frame (``training.data.synth.faces``); its synthetic clips
+carry the face self-blend (``FACE_FAMILY``)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from scipy import ndimage
 
 from training.data.synth.capture import camera_path, lighting, sensor
 from training.data.synth.encode import EncodeSettings, encode_h264
-from training.data.synth.recipes import Ranges, make_manipulation
+from training.data.synth.faces import face_composite
+from training.data.synth.recipes import FACE_FAMILY, Ranges, make_face_blend, make_manipulation
 from training.data.synth.scenes import photo_canvas, procedural_canvas
 
 PRESETS = ("veryfast", "faster", "fast", "medium")
@@ -20,7 +25,8 @@ PRESETS = ("veryfast", "faster", "fast", "medium")
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """What one clip shows: its source (``photo:<name>`` / ``scene:<id>``) and label."""
+    """What one clip shows: its source (``photo:<name>`` / ``scene:<id>`` /
+    ``face:<photo>:<background id>``) and label."""
 
     index: int
     source: str
@@ -43,10 +49,10 @@ class RenderConfig:
 
 
 @functools.lru_cache(maxsize=4)
-def _scene_canvas(seed: int, scene: int, height: int, width: int) -> np.ndarray:
+def _scene_canvas(seed: int, scene: int, height: int, width: int, stream: int = 2) -> np.ndarray:
     """One scene, one content: seeded by the scene, not the clip (cached: a scene's clips
-    are rendered one after another)."""
-    canvas = procedural_canvas(np.random.default_rng([seed, scene, 2]), height, width)
+    are rendered one after another); face backgrounds draw from their own `stream`."""
+    canvas = procedural_canvas(np.random.default_rng([seed, scene, stream]), height, width)
     canvas.setflags(write=False)
     return canvas
 
@@ -55,6 +61,8 @@ def _canvas(plan: ClipPlan, cfg: RenderConfig, rng: np.random.Generator) -> np.n
     kind, name = plan.source.split(":", 1)
     if kind == "scene":
         return _scene_canvas(cfg.seed, int(name), 2 * cfg.height, 2 * cfg.width)
+    if kind == "face":
+        return _scene_canvas(cfg.seed, int(name.split(":")[1]), 2 * cfg.height, 2 * cfg.width, stream=4)
     grow = rng.uniform(1.3, 2.0)
     return photo_canvas(name, rng, round(cfg.height * grow), round(cfg.width * grow))
 
@@ -94,18 +102,28 @@ def clip_frames(plan: ClipPlan, cfg: RenderConfig
                     "crf": settings.crf, "preset": settings.preset, "keyint": settings.keyint,
                     "isp": cam_sensor.sharpen, "zoom": [float(camera.scale[0]),
                                                         float(camera.scale[-1])]}
+    face = None
+    if plan.source.startswith("face:"):
+        face, record["face"] = face_composite(rng, plan.source.split(":")[1], cfg.frames,
+                                              (cfg.height, cfg.width))
     edit = None
     under_noise = False
     if plan.family is not None:
         strength = float(rng.uniform(*ranges.strength))
-        edit, params = make_manipulation(plan.family, strength, rng, camera)
+        if plan.family == FACE_FAMILY:
+            edit, params = make_face_blend(strength, rng, face, min(cfg.height, cfg.width))
+        else:
+            edit, params = make_manipulation(plan.family, strength, rng, camera)
         under_noise = bool(rng.random() < ranges.edit_under_noise)
         record.update(strength=strength, under_noise=under_noise, edit=params)
     noise_rng = np.random.default_rng([cfg.seed, plan.index, 3])
 
     def frames() -> Iterator[np.ndarray]:
         for t in range(cfg.frames):
-            frame = light.apply(camera.render(canvas, t), t)
+            frame = camera.render(canvas, t)
+            if face is not None:
+                frame = face.apply(frame, t)
+            frame = light.apply(frame, t)
             if edit is not None and under_noise:
                 frame = edit.apply(frame, camera, t)
             frame = cam_sensor.apply(frame, noise_rng)
