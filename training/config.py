@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from app.card import Crop, FaceCrop, FrameCrop
 
 PRESETS = Path(__file__).parent / "presets"
 
@@ -30,7 +33,9 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class SynthSpec:
     """The built-in benchmark, generated into the run's data folder; `unlabelled` more
-    clips (same settings, seed + 1) go to `RUN/unlabelled/` as `DataConfig.unlabelled`."""
+    clips (same settings, seed + 1) go to `RUN/unlabelled/` as `DataConfig.unlabelled`.
+    `faces` is the share of clips that are face clips (real face photos composited into
+    scenes, half of them self-blended; `training.data.synth.faces`)."""
 
     videos: int = 200
     frames: int = 24
@@ -39,6 +44,11 @@ class SynthSpec:
     seed: int = 0
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     unlabelled: int = 0
+    faces: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.faces <= 1.0:
+            raise ConfigError(f"config.data.synth.faces: a share of the clips in [0, 1], got {self.faces}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,12 @@ class DataConfig:
     `unlabelled` is a folder of clips read with `unlabelled_layout` (default `media`: every
     video and image under it; any dataset layout works, its labels unread): the students fit
     them on the ensemble's soft labels alone (the teachers and the undistilled student never
-    see them); clips of a group in val or test are dropped."""
+    see them); clips of a group in val or test are dropped.
+
+    `crop` is the card's crop spec (`app.card`), validated as the service will: `frame`
+    (the default: whole frames, resized) or `face` (`{kind: face, detector, size, margin,
+    min_face_px, ...}`): every frame becomes its best face's crop, cut by the service's
+    face stage (`training.data.faces`), and the exported card says so."""
 
     path: str | None = None
     layout: str = "auto"
@@ -59,6 +74,7 @@ class DataConfig:
     frames_per_video: int = 8
     eval_frames_per_video: int = 8
     cache_dir: str | None = None
+    crop: Crop = FrameCrop()
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,13 @@ class Config:
     evaluation: EvalConfig = EvalConfig()
     export: ExportConfig = ExportConfig()
 
+    def __post_init__(self) -> None:
+        crop, nets = self.data.crop, self.students.nets
+        exported = [s for s in nets if s.name == (self.students.export or nets[0].name)] if nets else []
+        if isinstance(crop, FaceCrop) and exported and exported[0].size != crop.size:
+            raise ConfigError(f"config.data.crop.size: {crop.size} must equal the exported "
+                              f"student's input size ({exported[0].name}: {exported[0].size})")
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
 
@@ -228,7 +251,7 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; choices: {', '.join(fields)}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -238,6 +261,8 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:  # a type of the service's card (data.crop)
+        return _validate(hint, value, where)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -264,8 +289,26 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+def _validate(hint: Any, value: Any, where: str) -> Any:
+    """`value` as pydantic type `hint`; errors name each field under `where`."""
+    try:
+        return TypeAdapter(hint).validate_python(value)
+    except ValidationError as exc:
+        tag = value.get("kind") if isinstance(value, Mapping) else None
+        lines = []
+        for error in exc.errors():
+            loc = list(error["loc"])
+            if loc and loc[0] == tag:  # a tagged union's errors start with the tag
+                loc = loc[1:]
+            lines.append(f"{'.'.join([where, *map(str, loc)])}: {error['msg']}")
+        raise ConfigError("; ".join(lines)) from None
+
+
 def _plain(value: Any) -> Any:
-    """Tuples -> lists, recursively, so the dict dumps as plain YAML."""
+    """Tuples -> lists and card models -> mappings, recursively, so the dict dumps as
+    plain YAML."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -26,6 +26,7 @@ from app.card import Calibration
 from training.calibrate import CalibrationFit, calibrate, p_synthetic
 from training.cardfile import attach_card, read_card
 from training.data import sample_frames
+from training.data.faces import crop_at, face_sampler
 from training.export import Variant, VariantDecision, export_student, select_variants
 from training.metrics import evaluate
 from training.nets import count_flops, count_params
@@ -58,7 +59,7 @@ def stage_evaluate(run: Run, trained: Trained) -> dict[str, Any]:
                        frames=run.frames["test"][size].frames[:PARITY_FRAMES],
                        calibration=Calibration(temperature=fits[label].temperature,
                                                threshold=fits[label].threshold),
-                       graph=graph)
+                       crop=crop_at(cfg.data.crop, size), graph=graph)
         models[label] = {"onnx": str(onnx_path), "size": size, "params": count_params(net),
                          "macs": count_flops(net, (3, size, size))}
     speeds = compare_speed([m["onnx"] for m in models.values()], batch_size=cfg.evaluation.speed_batch,
@@ -99,18 +100,20 @@ def _variants(run: Run, student: dict[str, Any]) -> dict[str, Any] | None:
 def _robustness(run: Run, trained: Trained, label: str, models: dict[str, dict[str, Any]]
                 ) -> dict[str, dict[str, dict[str, float]]]:
     """Frame/video AUC of the served student and of the ensemble on the test clips, clean
-    and degraded (`training.robustness`); every model runs from its ONNX file."""
+    and degraded (`training.robustness`); every model runs from its ONNX file, on face
+    crops when the run has them (a degraded clip may lose faces: it scores fewer frames)."""
     n, seed, student = run.config.data.eval_frames_per_video, run.config.seed, models[label]
+    faces = face_sampler(run.config.data.crop)
     clips = run.frames["test"][student["size"]].samples
     engine = load_engine(student["onnx"])
     members = [(load_engine(models[f"teacher:{t.key}"]["onnx"]), t.spec.size) for t in trained.teachers]
     weights = [t.spec.weight for t in trained.teachers]
 
     def served(paths: Sequence[Path]) -> list[np.ndarray]:
-        return [engine.predict(sample_frames(p, n, student["size"], seed)) for p in paths]
+        return [engine.predict(sample_frames(p, n, student["size"], seed, faces)) for p in paths]
 
     def ensemble(paths: Sequence[Path]) -> list[np.ndarray]:
-        return [ensemble_probs(np.stack([member.logits(sample_frames(p, n, size, seed))
+        return [ensemble_probs(np.stack([member.logits(sample_frames(p, n, size, seed, faces))
                                          for member, size in members]), 1.0, weights)[:, 1]
                 for p in paths]
 

@@ -34,7 +34,7 @@ from onnxruntime.transformers.float16 import convert_float_to_float16
 from onnxruntime.transformers.onnx_model import OnnxModel
 from torch import nn
 
-from app.card import Calibration, InputSpec, ModelCard, OutputSpec
+from app.card import Calibration, Crop, FrameCrop, InputSpec, ModelCard, OutputSpec
 from app.inference.engine import Engine
 from training.calibrate import p_synthetic
 from training.cardfile import attach_card, read_card
@@ -64,13 +64,16 @@ def export_student(
     version: str,
     frames: np.ndarray,
     calibration: Calibration | None = None,
+    crop: Crop | None = None,
     provenance: Mapping[str, Any] | None = None,
     config_hash: str = "",
     data_hash: str = "",
     tolerance: float = PARITY_TOLERANCE,
     graph: Path | None = None,
 ) -> ModelCard:
-    """Export `model` to `path` with its card; the input size is that of `frames`.
+    """Export `model` to `path` with its card; the input size is that of `frames`, and
+    `crop` what the service cuts from each frame (default the whole frame; a face crop's
+    size must be the input's).
 
     `graph`: an ONNX file `export_onnx` already made of `model` (a teacher's labelling
     file), used instead of exporting again (the exporter takes 5-20 s a net on 2 cores).
@@ -91,6 +94,7 @@ def export_student(
             scale=1, mean=(0, 0, 0), std=(1, 1, 1),
         ),
         output=OutputSpec(logits=OUTPUT_NAME),
+        crop=crop or FrameCrop(),
         calibration=calibration or Calibration(),
         provenance=dict(provenance or {}),
     )

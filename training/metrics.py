@@ -134,7 +134,8 @@ def auc_ratio_interval(
     """A `confidence` interval of frame AUC(probs) / frame AUC(reference): each resample
     draws the authentic and the synthetic videos with replacement (each class keeps its
     count) and scores both models on the frames of the drawn videos. None with fewer than
-    two videos of a class."""
+    two videos of a class. A resample on which the reference's AUC is 0 (tiny test sets)
+    counts as an infinite ratio."""
     y, p = _checked(labels, probs)
     _, q = _checked(labels, reference)
     video_labels, _ = video_scores(y, p, groups)
@@ -146,7 +147,8 @@ def auc_ratio_interval(
 
     def ratio(authentic: np.ndarray, synthetic: np.ndarray) -> float:
         rows = np.concatenate([frames_of[v] for v in np.concatenate([authentic, synthetic])])
-        return roc_auc_score(y[rows], p[rows]) / roc_auc_score(y[rows], q[rows])
+        denominator = roc_auc_score(y[rows], q[rows])
+        return roc_auc_score(y[rows], p[rows]) / denominator if denominator > 0 else np.inf
 
     result = bootstrap(classes, ratio, vectorized=False, n_resamples=resamples,
                        confidence_level=confidence, method="percentile",

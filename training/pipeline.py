@@ -28,6 +28,7 @@ import yaml
 
 from training.config import Config, Recipe, SynthSpec, load_config
 from training.data import UNLABELLED, DatasetError, FrameCache, Sample, load_dataset, split_by_group
+from training.data.faces import face_sampler
 from training.datasets import FrameDataset, FrameSet, load_frames
 from training.distill import Hint, fit, hard_labels, pick_device, predict_logits, student_loss
 from training.nets import BinaryClassifier
@@ -124,7 +125,7 @@ def synthesize(root: Path, spec: SynthSpec) -> None:
 
     print(generate(root, spec.videos, seed=spec.seed, size=(spec.size, spec.size),
                    frames=spec.frames, difficulty=spec.difficulty, fractions=spec.fractions,
-                   workers=os.cpu_count() or 1))
+                   face_fraction=spec.faces, workers=os.cpu_count() or 1))
 
 
 def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
@@ -148,10 +149,11 @@ def unlabelled_samples(run: Run, labelled: list[Sample]) -> list[Sample]:
 def load_split_frames(run: Run, samples: list[Sample]) -> None:
     """Frames at every size a teacher or student needs: `train` (what the teachers fit:
     labelled clips only), `transfer` (what the students fit: the whole train split,
-    unlabelled clips too, at `students.frames_per_video`) and the evaluation splits."""
+    unlabelled clips too, at `students.frames_per_video`) and the evaluation splits. With
+    face crops (`data.crop`) every size holds the same faces, so the same frames."""
     cfg = run.config
     sizes = {m.size for m in cfg.teachers.members} | {s.size for s in cfg.students.nets}
-    cache = FrameCache(run.cache_dir / "frames")
+    cache = FrameCache(run.cache_dir / "frames", faces=face_sampler(cfg.data.crop))
     train = [s for s in samples if s.split == "train"]
     labelled = [s for s in train if s.label != UNLABELLED]
     chosen = {"train": teacher_samples(labelled, cfg.teachers.holdout, cfg.seed), "transfer": train,
@@ -165,6 +167,9 @@ def load_split_frames(run: Run, samples: list[Sample]) -> None:
             continue
         run.frames[split] = {size: load_frames(chosen[split], cache, n, size, cfg.seed)
                              for size in sorted(sizes)}
+        first, *others = run.frames[split].values()
+        if any(not np.array_equal(f.video, first.video) for f in others):
+            raise RuntimeError(f"{split}: the face crops at sizes {sorted(sizes)} hold different frames")
 
 
 def teacher_samples(train: list[Sample], holdout: float, seed: int) -> list[Sample]:

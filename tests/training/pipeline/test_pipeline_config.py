@@ -46,7 +46,8 @@ def test_bad_overrides_name_the_key(override: str, message: str) -> None:
 
 
 def test_unknown_preset_lists_the_presets() -> None:
-    with pytest.raises(ConfigError, match=r"neither a YAML file nor a preset \(default, smoke\)"):
+    presets = r"neither a YAML file nor a preset \(default, faces-smoke, smoke\)"
+    with pytest.raises(ConfigError, match=presets):
         load_config("tiny")
 
 
