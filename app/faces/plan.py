@@ -6,7 +6,8 @@ scaled so its longer side is the detector's `base` (large faces) and, when the c
 smallest face (`crop.min_face_px`, source pixels) would be too small there, also to a
 longer side that brings it to `min_face_px` (a multiple of `base`, at most `max_side`).
 Each scaled frame is padded (black, right and bottom) to multiples of the detector's
-`multiple`. Faces are cut from the frame scaled by min(1, size / (min_face_px * margin)):
+`multiple`; the larger scale stops where the two would leave a gap between the face sizes
+they find. Faces are cut from the frame scaled by min(1, size / (min_face_px * margin)):
 just large enough that the smallest screened face's crop is not upscaled.
 """
 
@@ -76,7 +77,10 @@ class FacePlan:
         sides = [detector.base]
         needed = detector.min_face_px * longest / crop.min_face_px
         if needed > detector.base:
-            cap = max(detector.base, min(max_side, longest))
+            # past base * max / min a face would be too large for the big scale and too
+            # small for the base one: the scales must overlap
+            seamless = detector.base * detector.max_face_px // detector.min_face_px
+            cap = max(detector.base, min(max_side, longest, seamless))
             sides.append(min(detector.base * math.ceil(needed / detector.base), cap))
         scales = tuple(_scale(source, side, detector.multiple) for side in dict.fromkeys(sides))
         factor = min(1.0, crop.size / (crop.min_face_px * crop.margin))

@@ -36,7 +36,6 @@ class DetectorSpec:
         return DETECTORS_DIR / self.file
 
 
-
 DETECTORS: dict[str, DetectorSpec] = {
     "blazeface_full_range": DetectorSpec(
         file="blazeface-full-range.onnx", base=192, multiple=32, stride=4, min_face_px=18,
