@@ -139,7 +139,7 @@ def attach(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         input=spec,
         output={"logits": logits_name, "classes": tuple(classes)},
-        crop=crop_spec(model, crop, {k: v for k, v in face.items() if v is not None}, spec["height"]),
+        crop=make_crop(model, crop, {k: v for k, v in face.items() if v is not None}, spec["height"]),
         calibration={"temperature": temperature, "threshold": threshold},
         provenance={"source": model.name, "source_sha256": _sha256(model),
                     "carded_by": "distilscreen card attach", **(provenance or {})},
@@ -311,16 +311,20 @@ def _layout(dims: list[int | None], shape: list[int | str], name: str, model: Pa
     raise AttachError(f"{model}: the layout of input {name!r} ({shape}) is ambiguous: give it (NCHW or NHWC)")
 
 
-def crop_spec(model: str | Path, kind: str, face: Mapping[str, Any], size: int) -> dict[str, Any]:
-    """The card's crop fields: a frame crop, or a face crop by `DETECTOR` at `size` with
-    the `face` options (the card's defaults for those not given)."""
-    if kind == "face":
-        return {"kind": "face", "detector": DETECTOR, "size": size, **face}
-    if kind != "frame":
+def make_crop(model: str | Path, kind: str, face: Mapping[str, Any], size: int) -> FrameCrop | FaceCrop:
+    """The card's crop: the whole frame, or faces by `DETECTOR` cut at `size` with the
+    `face` options (the card's defaults for those not given)."""
+    if kind not in ("frame", "face"):
         raise AttachError(f"{model}: crop must be 'frame' or 'face', got {kind!r}")
-    if face:
-        raise AttachError(f"{model}: crop 'frame' takes no face options, got {dict(face)}")
-    return {"kind": "frame"}
+    if kind == "frame":
+        if face:
+            raise AttachError(f"{model}: crop 'frame' takes no face options, got {dict(face)}")
+        return FrameCrop()
+    try:
+        return FaceCrop(kind="face", detector=DETECTOR, size=size, **face)
+    except ValidationError as exc:
+        errors = [e | {"loc": ("crop", *e["loc"])} for e in exc.errors()]
+        raise AttachError(f"{model}: the card does not validate: {explain(errors)}") from exc
 
 
 def _card(model: Path, **fields: Any) -> ModelCard:

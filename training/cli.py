@@ -8,6 +8,7 @@ runs them without the parent command.
     distilscreen distill CONFIG_OR_PRESET [--set key.path=value ...] [--out RUN] [--resume]
     distilscreen evaluate RUN
     distilscreen export RUN [--to models/NAME.onnx]
+    distilscreen export --checkpoint model.pt --arch NAME --size PX [--to OUT.onnx] [--crop face ...]
     distilscreen card attach MODEL.onnx --out OUT.onnx [--crop face ...] [--check-synthetic IMAGE]
     distilscreen card show MODEL.onnx
 """
@@ -58,11 +59,18 @@ def add_evaluate_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def add_export_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("export", help="copy a run's model file for serving",
-                                   description="Copy RUN/model.onnx (calibrated, with its "
-                                               "card) to --to.")
-    parser.add_argument("run", type=Path, metavar="RUN")
+    parser = subparsers.add_parser(
+        "export", help="copy a run's model file, or export a checkpoint, for serving",
+        description="Copy RUN/model.onnx (calibrated, with its card) to --to; or export "
+                    "--checkpoint (a state dict of the registered net --arch) with its card, "
+                    "checked against torch on real photos.")
+    parser.add_argument("run", type=Path, metavar="RUN", nargs="?")
     parser.add_argument("--to", type=Path, help="destination (default models/<card name>.onnx)")
+    checkpoint = parser.add_argument_group("a checkpoint instead of a run")
+    checkpoint.add_argument("--checkpoint", type=Path, help="torch state dict (.pt)")
+    checkpoint.add_argument("--arch", help="registered net the state dict is for, e.g. patchnet_s")
+    checkpoint.add_argument("--size", type=int, help="input height and width, pixels")
+    _add_card_options(checkpoint)
     parser.set_defaults(func=run_export)
     return parser
 
@@ -170,12 +178,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return _export_checkpoint(args)
     from training.evaluation import copy_model
     from training.pipeline import load_run_config
 
+    given = [f"--{k.replace('_', '-')}" for k in _given(args, ("arch", "size", *CARD_OPTIONS))]
+    if args.run is None or given:
+        raise ValueError("export takes RUN (copied as is) or --checkpoint with --arch and --size"
+                         + (f"; {', '.join(given)} apply only to --checkpoint" if given else ""))
     config, _ = load_run_config(args.run)
     to = args.to or Path("models") / f"{config.export.name}.onnx"
     print(f"wrote {copy_model(args.run, to)}")
+    return 0
+
+
+def _export_checkpoint(args: argparse.Namespace) -> int:
+    from app.card import Calibration
+    from training.attach import make_crop
+    from training.checkpoint import export_checkpoint
+
+    if args.run is not None or args.arch is None or args.size is None:
+        raise ValueError("export --checkpoint needs --arch and --size, and no RUN")
+    to = args.to or Path("models") / f"{args.name or args.checkpoint.stem}.onnx"
+    card = export_checkpoint(
+        args.checkpoint, args.arch, args.size, to, **_given(args, ("name", "version")),
+        crop=make_crop(args.checkpoint, args.crop or "frame", _given(args, FACE_OPTIONS), args.size),
+        calibration=Calibration(**_given(args, ("temperature", "threshold"))),
+    )
+    print(f"wrote {to}: {card.name} {card.version}, {args.arch} at {args.size} px, crop {card.crop.kind}")
     return 0
 
 
