@@ -43,7 +43,7 @@ def export_checkpoint(
     load_weights(net, load_state_dict(checkpoint), f"{checkpoint} ({arch})")
     return export_student(
         net, to, name=name or checkpoint.stem, version=version, frames=sample_frames(size, size),
-        calibration=calibration, crop=crop or FrameCrop(),
+        calibration=calibration, crop=crop,
         provenance={"arch": arch, "checkpoint": checkpoint.name},
     )
 
