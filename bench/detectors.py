@@ -7,6 +7,10 @@ per 720p frame. BlazeFace runs as the service runs it (both scales for 40 px fac
 OpenCV's Haar cascade (`pip install 'opencv-python-headless<5'`: 5.x ships no cascades)
 with `minSize` 40 px on the grey frame, when cv2 is installed.
 
+A second table gives BlazeFace's detection rate by face width in its own input pixels, at
+input sides 192, 384 and 576 (the face pasted at random places in a photo of that size):
+what `app.faces.registry` records as the smallest and largest face it finds.
+
     python bench/detectors.py [--composites 40]
 """
 
@@ -84,6 +88,26 @@ def evaluate(detect: Detect, composites: int) -> dict[str, str]:
     }
 
 
+def size_range(sides: tuple[int, ...] = (192, 384, 576), trials: int = 12) -> None:
+    """Detection rate by face width (input pixels) at each input side, one square input."""
+    detector = FaceDetector.load("blazeface_full_range", ["CPUExecutionProvider"], intra_op_threads=2)
+    widths = (10, 12, 14, 16, 18, 20, 24, 32, 64, 128, 160, 176, 192)
+    rng = np.random.default_rng(1)
+    print("| input side | " + " | ".join(f"{w} px" for w in widths) + " |")
+    print("|---" * (len(widths) + 1) + "|")
+    for side in sides:
+        rates = []
+        for width in widths:
+            hits = 0
+            for _ in range(trials):
+                room = max(1, side - width - 40)
+                at = (int(rng.integers(20, 20 + room)), int(rng.integers(20, 20 + room)))
+                frame, truth = face_scene((side, side), width, at, data.coffee())
+                hits += best_iou(truth, detector.detect(frame[None])[0][:, :4]) >= 0.5
+            rates.append(f"{hits / trials:.2f}")
+        print(f"| {side} | " + " | ".join(rates) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--composites", type=int, default=40)
@@ -98,6 +122,8 @@ def main() -> None:
     missing = [name for name, d in detectors.items() if d is None]
     if missing:
         print(f"not run (not installed): {missing}")
+    print()
+    size_range()
 
 
 if __name__ == "__main__":

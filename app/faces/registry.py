@@ -39,6 +39,6 @@ class DetectorSpec:
 DETECTORS: dict[str, DetectorSpec] = {
     "blazeface_full_range": DetectorSpec(
         file="blazeface-full-range.onnx", base=192, multiple=32, stride=4, min_face_px=18,
-        max_face_px=160, min_score=0.6, nms_iou=0.3, keypoints=6,
+        max_face_px=120, min_score=0.6, nms_iou=0.3, keypoints=6,
     ),
 }
