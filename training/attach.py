@@ -29,11 +29,12 @@ from pydantic import ValidationError
 
 from app.card import CLASSES, CardError, FaceCrop, FrameCrop, ModelCard
 from app.errors import explain
-from app.faces.crops import combine, cut_face
+from app.faces.crops import combine
 from app.faces.detector import FaceDetector
 from app.faces.plan import FacePlan
 from app.inference.engine import Engine
 from training.cardfile import attach_card
+from training.data.faces import MAX_SIDE, face_crops
 from training.speed import CPU, load_engine
 
 DETECTOR = "blazeface_full_range"
@@ -212,20 +213,19 @@ def judge(engine: Engine, inputs: np.ndarray) -> float:
 def model_inputs(picture: av.VideoFrame, card: ModelCard, detector: FaceDetector | None,
                  source: str | Path) -> np.ndarray:
     """uint8 (K, H, W, 3) in the card's colour order: the picture resized (K = 1), or each
-    face `detector` finds, cut by the service's cropper (an error when it finds none)."""
+    face the service would screen, cut as it cuts them (`training.data.faces.face_crops`;
+    an error when there is none)."""
     spec = card.input
     if detector is None:
         pixels = picture.to_ndarray(width=spec.width, height=spec.height, format="rgb24")[None]
     else:
         crop = card.crop
-        size = (picture.width, picture.height)
-        plan = FacePlan.make(size, crop, detector.spec, max_side=max(size))
-        views = plan.views(picture)
-        faces = plan.faces([detector.detect(x[None])[0] for x in views.detector_inputs])
-        if not faces:
+        plan = FacePlan.make((picture.width, picture.height), crop, detector.spec, MAX_SIDE)
+        found = face_crops(picture, plan, detector)
+        if not found:
             raise AttachError(f"{source}: {detector.name} finds no face of at least "
                               f"crop.min_face_px={crop.min_face_px} px")
-        pixels = np.stack([cut_face(views.crop_frame, size, f.box, crop) for f in faces])
+        pixels = np.stack([pixels for _, pixels in found])
     return np.ascontiguousarray(pixels[..., ::-1]) if spec.color == "BGR" else pixels
 
 

@@ -125,6 +125,16 @@ def test_known_images_must_score_on_their_side(foreign: Path, tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checked.onnx"]
 
 
+def test_weights_in_an_external_file_end_up_inside_and_in_place_works(foreign: Path, tmp_path: Path) -> None:
+    model = tmp_path / "external.onnx"
+    onnx.save(onnx.load(foreign), model, save_as_external_data=True, location="external.onnx.data",
+              size_threshold=0)
+    assert attach(model, model).path == model  # carded in place
+    (tmp_path / "external.onnx.data").unlink()
+    assert Engine.load(model, CPU, intra_op_threads=1).predict(frames(3)) == pytest.approx(
+        by_hand(foreign, frames(3), 1.0, 1), abs=1e-6)
+
+
 def fixed_batch(foreign: Path, tmp_path: Path) -> Path:
     model = onnx.load(foreign)
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
