@@ -123,7 +123,7 @@ class Screener:
                 metrics=metrics.detector_batches,
             )
             judge = FaceJudge(
-                detector, detections, classifier, crop, max_side=settings.face_detector_max_side,
+                detector, detections, classifier, crop, spec.color, max_side=settings.face_detector_max_side,
                 max_in_flight=settings.max_face_frames_in_flight, metrics=metrics,
             )
         limits = Limits(

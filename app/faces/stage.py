@@ -36,6 +36,7 @@ class FaceJudge:
         detections: Batcher[np.ndarray],
         classifier: Batcher[float],
         crop: FaceCrop,
+        color: str,
         *,
         max_side: int,
         max_in_flight: int,
@@ -47,6 +48,7 @@ class FaceJudge:
         self.detections = detections
         self.classifier = classifier
         self.crop = crop
+        self.bgr = color == "BGR"  # crops are cut in RGB
         self.max_side = max_side
         self.metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -77,6 +79,8 @@ class FaceJudge:
             found = await asyncio.gather(*futures)
             faces = plan.faces([r.value for r in found])
             crops = [cut_face(views.crop_frame, plan.source, f.box, self.crop) for f in faces]
+            if self.bgr:
+                crops = [np.ascontiguousarray(c[..., ::-1]) for c in crops]
         except BaseException:
             for future in futures:
                 future.cancel()

@@ -18,10 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from skimage import data
 
+from app.card import ModelCard
 from app.config import Settings
 from app.main import create_app
 from tests.helpers import MODEL_SIZE, configured, encode_frames, face_scene, running_client, with_face_crop
 from training.baseline import build_baseline
+from training.cardfile import attach_card, read_card
 
 MARGIN = 1.3
 
@@ -188,3 +190,21 @@ def test_the_screen_command_prints_faces(
     assert main(["screen", str(face_free_video), "--model", str(face_model)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "no face" in out and "verdict: not_applicable (no_faces" in out
+
+
+def test_a_bgr_face_model_gets_bgr_crops(settings: Settings, face_video: Path, tmp_path: Path) -> None:
+    model = with_face_crop(build_baseline(size=MODEL_SIZE), margin=MARGIN)
+    card = read_card(model)
+    bgr = ModelCard.model_validate(card.model_dump() | {"input": card.input.model_dump() | {"color": "BGR"}})
+    path = tmp_path / "bgr.onnx"
+    onnx.save(attach_card(model, bgr), path)
+    clients = running_client(create_app(configured(settings, model_path=path)))
+    response = next(clients).post("/v1/screen", content=face_video.read_bytes(),
+                                  headers={"content-type": "video/mp4"}, params={"max_frames": 2})
+    clients.close()
+    frames = response.json()["frames"]
+    with av.open(str(face_video)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][:2]
+    crops = [independent_crop(d, f["faces"][0]["box"])[..., ::-1] for d, f in zip(decoded, frames, strict=True)]
+    got = [f["p_synthetic"] for f in frames]
+    np.testing.assert_allclose(got, direct_probabilities(crops, path), atol=1e-5)
