@@ -205,6 +205,7 @@ def test_a_bgr_face_model_gets_bgr_crops(settings: Settings, face_video: Path, t
     frames = response.json()["frames"]
     with av.open(str(face_video)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][:2]
-    crops = [independent_crop(d, f["faces"][0]["box"])[..., ::-1] for d, f in zip(decoded, frames, strict=True)]
+    crops = [independent_crop(d, f["faces"][0]["box"])[..., ::-1]
+             for d, f in zip(decoded, frames, strict=True)]
     got = [f["p_synthetic"] for f in frames]
     np.testing.assert_allclose(got, direct_probabilities(crops, path), atol=1e-5)
