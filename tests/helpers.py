@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,19 @@ def with_face_crop(model: onnx.ModelProto, **crop: object) -> onnx.ModelProto:
     face = {"kind": "face", "detector": "blazeface_full_range", "size": card.input.height, **crop}
     updated = card.model_dump() | {"schema_version": 2, "crop": face}
     return attach_card(model, ModelCard.model_validate(updated))
+
+
+def independent_crop(frame: np.ndarray, box: list[float], margin: float, size: int) -> np.ndarray:
+    """A card's face crop of `box`, cut without the service's code: a square of the box's
+    larger side times `margin` about its centre, black beyond the frame, scaled to `size`."""
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1) * margin
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    left, top = math.floor(cx - side / 2), math.floor(cy - side / 2)
+    right, bottom = math.ceil(cx + side / 2), math.ceil(cy + side / 2)
+    height, width = frame.shape[:2]
+    pad = max(0, -left, -top, right - width, bottom - height)
+    padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)))
+    region = np.ascontiguousarray(padded[pad + top : pad + bottom, pad + left : pad + right])
+    picture = av.VideoFrame.from_ndarray(region, format="rgb24")
+    return picture.reformat(size, size, format="rgb24").to_ndarray()

@@ -9,16 +9,21 @@ import json
 import warnings
 from pathlib import Path
 
+import av
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from skimage import data
 from torch import nn
 
 from app import cli as app_cli
 from app.card import FaceCrop
+from app.config import Settings
 from app.inference.engine import Engine
+from app.main import create_app
+from tests.helpers import encode_frames, face_scene, independent_crop, running_client
 from training import cli
 from training.attach import AttachError, attach, sample_frames, sample_photos
 from training.cardfile import read_card
@@ -112,6 +117,29 @@ def test_a_face_crop_judges_the_faces_the_service_cuts(foreign: Path, tmp_path: 
                                         square=False, min_face_px=48, max_faces=2, combine="mean")
     assert all(0 < p < 1 for p in result.samples.values())
     assert "faces by blazeface_full_range, margin 1.5, square False" in result.summary()
+
+
+def test_an_attached_face_model_is_served_like_a_direct_run_on_independent_crops(
+    foreign: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "served.onnx"
+    attach(foreign, out, crop="face", margin=1.4)
+    frames = [face_scene((480, 320), 90, (40 + 60 * i, 60 + 20 * i), data.rocket())[0] for i in range(4)]
+    video = encode_frames(tmp_path / "faces.mp4", frames)
+    settings = Settings(model_path=out, providers=CPU, intra_op_threads=1, warmup_batches=1, api_keys=[])
+    clients = running_client(create_app(settings))
+    response = next(clients).post("/v1/screen", content=video.read_bytes(),
+                                  headers={"content-type": "video/mp4"})
+    clients.close()
+    assert response.status_code == 200, response.text
+    answered = response.json()["frames"]
+    assert [len(f["faces"]) for f in answered] == [1, 1, 1, 1]
+    with av.open(str(video)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    crops = np.stack([independent_crop(decoded[f["index"]], f["faces"][0]["box"], 1.4, SIZE)
+                      for f in answered])
+    served = [f["p_synthetic"] for f in answered]
+    np.testing.assert_allclose(served, by_hand(foreign, crops, 1.0, 1), atol=1e-6)
 
 
 def test_known_images_must_score_on_their_side(foreign: Path, tmp_path: Path) -> None:

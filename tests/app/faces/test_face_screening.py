@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,15 @@ from skimage import data
 from app.card import ModelCard
 from app.config import Settings
 from app.main import create_app
-from tests.helpers import MODEL_SIZE, configured, encode_frames, face_scene, running_client, with_face_crop
+from tests.helpers import (
+    MODEL_SIZE,
+    configured,
+    encode_frames,
+    face_scene,
+    independent_crop,
+    running_client,
+    with_face_crop,
+)
 from training.baseline import build_baseline
 from training.cardfile import attach_card, read_card
 
@@ -54,22 +61,6 @@ def face_client(settings: Settings, face_model: Path) -> Iterator[TestClient]:
     yield from running_client(create_app(configured(settings, model_path=face_model)))
 
 
-def independent_crop(frame: np.ndarray, box: list[float]) -> np.ndarray:
-    """The card's crop of `box`, cut here without the service's code: a square of the box's
-    larger side times the margin about its centre, black beyond the frame, then scaled."""
-    x1, y1, x2, y2 = box
-    side = max(x2 - x1, y2 - y1) * MARGIN
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    left, top = math.floor(cx - side / 2), math.floor(cy - side / 2)
-    right, bottom = math.ceil(cx + side / 2), math.ceil(cy + side / 2)
-    height, width = frame.shape[:2]
-    padded = np.zeros((height + 2 * 512, width + 2 * 512, 3), np.uint8)
-    padded[512 : 512 + height, 512 : 512 + width] = frame
-    region = np.ascontiguousarray(padded[512 + top : 512 + bottom, 512 + left : 512 + right])
-    picture = av.VideoFrame.from_ndarray(region, format="rgb24")
-    return picture.reformat(MODEL_SIZE, MODEL_SIZE, format="rgb24").to_ndarray()
-
-
 def direct_probabilities(crops: list[np.ndarray], model: Path) -> np.ndarray:
     x = (np.stack(crops) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
@@ -89,7 +80,7 @@ def test_upload_answers_each_face_like_a_direct_run_on_independent_crops(
     assert len(frames) == 8 and all(len(f["faces"]) == 1 for f in frames)
     with av.open(str(face_video)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    crops = [independent_crop(decoded[f["index"]], f["faces"][0]["box"]) for f in frames]
+    crops = [independent_crop(decoded[f["index"]], f["faces"][0]["box"], MARGIN, MODEL_SIZE) for f in frames]
     expected = direct_probabilities(crops, face_model)
     got = [f["faces"][0]["p_synthetic"] for f in frames]
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -138,7 +129,7 @@ def test_a_stream_of_images_answers_faces(face_client: TestClient, face_model: P
         answers = [json.loads(ws.receive_text()) for _ in range(4)]
     first, second, third, summary = answers
     assert len(first["faces"]) == 1 and first["p_synthetic"] == first["faces"][0]["p_synthetic"]
-    crop = independent_crop(data.astronaut(), first["faces"][0]["box"])
+    crop = independent_crop(data.astronaut(), first["faces"][0]["box"], MARGIN, MODEL_SIZE)
     assert first["p_synthetic"] == pytest.approx(direct_probabilities([crop], face_model)[0], abs=1e-5)
     assert (second["p_synthetic"], second["faces"], second["reason"]) == (None, [], "no_face")
     assert len(third["faces"]) == 1
@@ -205,7 +196,7 @@ def test_a_bgr_face_model_gets_bgr_crops(settings: Settings, face_video: Path, t
     frames = response.json()["frames"]
     with av.open(str(face_video)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][:2]
-    crops = [independent_crop(d, f["faces"][0]["box"])[..., ::-1]
+    crops = [independent_crop(d, f["faces"][0]["box"], MARGIN, MODEL_SIZE)[..., ::-1]
              for d, f in zip(decoded, frames, strict=True)]
     got = [f["p_synthetic"] for f in frames]
     np.testing.assert_allclose(got, direct_probabilities(crops, path), atol=1e-5)

@@ -82,3 +82,14 @@ def place(tiny_mp4: bytes) -> Callable[..., Path]:
         return path
 
     return _place
+
+
+@pytest.fixture(scope="session")
+def face_benchmark(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny built-in benchmark of face clips (8 clips x 8 frames, 192 px, half self-blended)."""
+    from training.data.synth import generate
+
+    root = tmp_path_factory.mktemp("faces")
+    generate(root, 8, seed=0, size=(192, 192), frames=8, difficulty=0.3,
+             fractions=(0.5, 0.25, 0.25), face_fraction=1.0, progress=False)
+    return root

@@ -69,3 +69,25 @@ def test_bad_files(tmp_path):
         sample_frames(tmp_path / "x.mp4", 4, 32)
     with pytest.raises(ValueError, match="size must be positive"):
         sample_frames(tmp_path / "x.mp4", 4, (0, 10))
+
+
+def test_frames_equal_the_service_decoders(tmp_path, media, face_benchmark):
+    """The training sampler and the service's decoder give the same pixels for a frame."""
+    from app.video.decode import Limits, Sampling, VideoReader
+    from training.data import load_dataset
+
+    limits = Limits(max_pixels=10**8, max_duration_s=600, timeout_s=60,
+                    allowed_codecs=frozenset({"h264"}))
+    bframes = media.encode_clip(tmp_path / "b.mp4", media.index_levels(30), size=(64, 48),
+                                options={"bf": "3"})
+    for clip in (bframes, load_dataset(face_benchmark)[0].path):
+        total = count_frames(clip)
+        for size in ((40, 24), (96, 96)):
+            with clip.open("rb") as fh, VideoReader(fh, limits) as reader:
+                served = {f.index: f.pixels for f in
+                          reader.frames(Sampling(max_frames=total, every_n=1), size, "rgb24")}
+            ours = sample_frames(clip, 5, size, seed=3)
+            indices = frame_indices(total, 5, 3)
+            assert len(served) == total and len(ours) == len(indices)
+            for index, frame in zip(indices, ours, strict=True):
+                np.testing.assert_array_equal(frame, served[int(index)])

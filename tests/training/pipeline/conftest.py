@@ -1,8 +1,12 @@
 """Shared fixtures for the pipeline tests: one CPU thread (the machine is shared), fixed
-seed, and tiny in-memory frame sets (no video decoding)."""
+seed, tiny in-memory frame sets (no video decoding), and the command line."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,3 +35,30 @@ def make_frames(videos: int = 4, per_video: int = 3, size: int = 32, seed: int =
 @pytest.fixture
 def frames() -> Callable[..., FrameSet]:
     return make_frames
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[3]
+    env = os.environ | {"PYTHONPATH": str(root), "TQDM_DISABLE": "1"}
+    return subprocess.run([sys.executable, "-m", "training.cli", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., subprocess.CompletedProcess]:
+    """cli(*args): `python -m training.cli ARGS` from the repository root, as CI runs it."""
+    return _cli
+
+
+@pytest.fixture(scope="session")
+def distill_preset(cli: Callable[..., subprocess.CompletedProcess]) -> Callable[[str, Path], float]:
+    """distill_preset(name, out): run preset `name` into `out` through the command line;
+    its wall time in seconds."""
+
+    def run(name: str, out: Path) -> float:
+        started = time.perf_counter()
+        done = cli("distill", name, "--out", str(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return time.perf_counter() - started
+
+    return run

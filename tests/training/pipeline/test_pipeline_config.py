@@ -70,3 +70,38 @@ def test_floats_accept_ints_but_ints_refuse_floats() -> None:
     assert config.students.lr == 1.0 and isinstance(config.students.lr, float)
     with pytest.raises(ConfigError, match="config.seed: expected int, got 1.5"):
         from_dict(Config, {"name": "x", "seed": 1.5}, "config")
+
+
+FACE = "data.crop={kind: face, detector: blazeface_full_range, size: 64"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (FACE + ", margin: 0.5}", "config.data.crop.margin: Input should be greater than or equal to 1"),
+        (FACE + ", combine: median}", "config.data.crop.combine: Input should be 'max' or 'mean'"),
+        ("data.crop={kind: face, size: 64}", "config.data.crop.detector: Field required"),
+        ("data.crop={kind: face, detector: nope, size: 64}",
+         "config.data.crop: Value error, unknown detector 'nope'"),
+        ("data.crop={kind: faces}", "config.data.crop: Input tag 'faces' found using 'kind'"),
+        (FACE + ", colour: 1}", "config.data.crop.colour: Extra inputs are not permitted"),
+        ("data.crop={kind: face, detector: blazeface_full_range, size: 96}",
+         "config.data.crop.size: 96 must equal the exported student's input size (patchnet_s: 64)"),
+        ("data.synth.faces=1.5", "config.data.synth.faces: a share of the clips in [0, 1]"),
+    ],
+)
+def test_bad_face_crops_name_the_field(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config("smoke", [override])
+    assert message in str(error.value)
+
+
+def test_the_crop_is_the_cards_and_round_trips(tmp_path: Path) -> None:
+    from app.card import FaceCrop, FrameCrop
+
+    assert load_config("smoke").data.crop == FrameCrop()
+    config = load_config("faces-smoke")
+    assert config.data.crop == FaceCrop(kind="face", detector="blazeface_full_range", size=64)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    assert load_config(path) == config and load_config(path).digest() == config.digest()

@@ -6,10 +6,8 @@ the report is complete, the card valid, the service loads the model and scores a
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +19,18 @@ from app.inference.engine import Engine
 from training.cardfile import read_card
 from training.data import load_dataset, sample_frames
 
-ROOT = Path(__file__).resolve().parents[3]
 TEACHERS = ("mobilenetv2_100", "efficientnet_lite0", "srm_resnet")
 SMOKE_BUDGET_S = 120
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
-    return subprocess.run([sys.executable, "-m", "training.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+Cli = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+def smoke_run(tmp_path_factory: pytest.TempPathFactory,
+              distill_preset: Callable[[str, Path], float]) -> tuple[Path, float]:
     run = tmp_path_factory.mktemp("smoke") / "run"
-    started = time.perf_counter()
-    done = cli("distill", "smoke", "--out", str(run))
-    seconds = time.perf_counter() - started
-    assert done.returncode == 0, done.stderr[-3000:]
-    return run, seconds
+    return run, distill_preset("smoke", run)
 
 
 def test_smoke_runs_within_budget(smoke_run: tuple[Path, float]) -> None:
@@ -108,7 +99,7 @@ def test_model_card_and_service_engine(smoke_run: tuple[Path, float]) -> None:
     assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
 
 
-def test_evaluate_and_export_commands(smoke_run: tuple[Path, float], tmp_path: Path) -> None:
+def test_evaluate_and_export_commands(smoke_run: tuple[Path, float], tmp_path: Path, cli: Cli) -> None:
     run, _ = smoke_run
     before = json.loads((run / "report.json").read_text())
     (run / "report.md").unlink()
@@ -122,7 +113,7 @@ def test_evaluate_and_export_commands(smoke_run: tuple[Path, float], tmp_path: P
     assert target.read_bytes() == (run / "model.onnx").read_bytes()
 
 
-def test_resume_of_a_finished_run_retrains_nothing(smoke_run: tuple[Path, float]) -> None:
+def test_resume_of_a_finished_run_retrains_nothing(smoke_run: tuple[Path, float], cli: Cli) -> None:
     run, _ = smoke_run
     checkpoints = sorted(run.glob("*/**/model.pt"))
     stamps = [p.stat().st_mtime_ns for p in checkpoints]
