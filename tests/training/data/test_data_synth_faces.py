@@ -5,6 +5,7 @@ background."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import av
 import numpy as np
@@ -15,8 +16,9 @@ from app.faces.crops import crop_region
 from app.faces.detector import FaceDetector, iou
 from app.faces.plan import FacePlan
 from app.faces.registry import DETECTORS
+from training.data import load_dataset, sample_frames
 from training.data.faces import MAX_SIDE, face_crops
-from training.data.synth import plan_clips
+from training.data.synth import generate, plan_clips
 from training.data.synth.faces import FACE_PHOTOS, FaceComposite, face_composite, head
 from training.data.synth.recipes import FACE_FAMILY, make_face_blend
 from training.data.synth.scenes import procedural_canvas
@@ -89,3 +91,13 @@ def test_face_clips_group_by_identity_and_background() -> None:
         assert plan.group == f"face:{photo}+{background}@5"
     by_group = {g: [p.label for p in faces if p.group == g] for g in {p.group for p in faces}}
     assert all(sorted(labels) == [0, 0, 1, 1] for labels in by_group.values())  # balanced per source
+
+
+def test_same_seed_same_face_clips(tmp_path: Path, face_benchmark: Path) -> None:
+    generate(tmp_path, 8, seed=0, size=(192, 192), frames=8, difficulty=0.3,
+             fractions=(0.5, 0.25, 0.25), face_fraction=1.0, progress=False)
+    for name in ("manifest.csv", "clips.jsonl"):
+        assert (tmp_path / name).read_text() == (face_benchmark / name).read_text()
+    for ours, theirs in zip(load_dataset(tmp_path), load_dataset(face_benchmark), strict=True):
+        np.testing.assert_array_equal(sample_frames(ours.path, 8, None, None),
+                                      sample_frames(theirs.path, 8, None, None))
