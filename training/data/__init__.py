@@ -1,4 +1,5 @@
-"""Datasets for training: layout readers, group-wise splits, seeded frame sampling and its
+"""Datasets for training: layout readers, group-wise splits, seeded frame sampling (whole
+frames, or face crops cut by the service's face stage: ``training.data.faces``) and its
 disk cache. The built-in benchmark generator lives in ``training.data.synth`` (imported
 on demand: it needs scipy and scikit-image)."""
 
