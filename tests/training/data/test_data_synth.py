@@ -107,6 +107,8 @@ def test_difficulty_moves_every_range():
     ({"n_videos": 0}, "n_videos >= 1"),
     ({"families": ("sbi", "gan")}, r"unknown families \['gan'\]"),
     ({"difficulty": -0.1}, "difficulty must be in"),
+    ({"face_fraction": 1.5}, r"face_fraction must be in \[0, 1\]"),
+    ({"face_fraction": 0.5}, "face clips need frames of at least 88 px a side"),
 ])
 def test_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from training.data.sample import Sample
 from training.data.splits import split_by_group
 from training.data.synth.encode import x264_cpu_mask
-from training.data.synth.faces import FACE_PHOTOS
+from training.data.synth.faces import FACE_PHOTOS, MIN_FACE_PX
 from training.data.synth.recipes import FACE_FAMILY, FAMILIES, Ranges
 from training.data.synth.render import ClipPlan, RenderConfig, render_clip
 from training.data.synth.scenes import photo_group, photo_names
@@ -121,6 +121,9 @@ def generate(out_dir: str | Path, n_videos: int, seed: int = 0, size: tuple[int,
         raise ValueError(f"unknown families {unknown}; choices: {', '.join(FAMILIES)}")
     if not 0.0 <= face_fraction <= 1.0:
         raise ValueError(f"face_fraction must be in [0, 1], got {face_fraction}")
+    if face_fraction and min(size) < 2 * MIN_FACE_PX:
+        raise ValueError(f"face clips need frames of at least {2 * MIN_FACE_PX} px a side "
+                         f"(faces are at least {MIN_FACE_PX} px wide), got {width}x{height}")
     Ranges.for_difficulty(difficulty)  # validates before anything is written
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
