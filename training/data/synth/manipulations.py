@@ -165,6 +165,7 @@ class FaceSelfBlend:
         return face_region(self.composite, t, frame_hw, self.expand, self.softness)
 
     def apply(self, frame: np.ndarray, camera: CameraPath, t: int) -> np.ndarray:
+        """Frame ``t`` blended (``camera`` unused: the composite knows where the face is)."""
         mask = self.region(frame.shape[:2], t)
         x1, y1, x2, y2 = self.composite.box(t)
         matrix = colour_matrix(self.hue, self.saturation, self.contrast)
