@@ -31,3 +31,11 @@ def test_synth_command_writes_a_dataset(tmp_path, capsys):
     assert len(load_dataset(out)) == 2
     assert main(["synth", str(out), "--size", "33x32", "--quiet"]) == 2
     assert "size must be even" in capsys.readouterr().err
+
+
+def test_synth_command_makes_face_clips(tmp_path, capsys):
+    out = tmp_path / "faces"
+    assert main(["synth", str(out), "--videos", "2", "--frames", "2", "--size", "96x96",
+                 "--faces", "1", "--quiet"]) == 0
+    assert "synth:authentic 1, synth:face_sbi 1" in capsys.readouterr().out
+    assert {s.group.split("+")[0] for s in load_dataset(out)} <= {"face:astronaut", "face:grace_hopper"}
