@@ -16,13 +16,15 @@ import av
 import numpy as np
 
 from app.card import Crop, FaceCrop
+from app.config import Settings
 from app.faces.crops import cut_face
 from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlan
 from app.faces.registry import DETECTORS
 from training.data.frames import Converter, Size
 
-MAX_SIDE = 960  # the detector's largest scale: the service's default setting
+# The detector's largest scale: the service's default (DISTILSCREEN_FACE_DETECTOR_MAX_SIDE).
+MAX_SIDE: int = Settings.model_fields["face_detector_max_side"].default
 
 
 def face_crops(frame: av.VideoFrame, plan: FacePlan, detector: FaceDetector) -> list[tuple[Face, np.ndarray]]:
