@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.errors import explain
 from app.faces.registry import DETECTORS
@@ -98,11 +98,12 @@ class FaceCrop(_Strict):
     max_faces: int = Field(8, ge=1, le=64)
     combine: Literal["max", "mean"] = "max"
 
-    @model_validator(mode="after")
-    def _known_detector(self) -> FaceCrop:
-        if self.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.detector!r}; choices: {sorted(DETECTORS)}")
-        return self
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, name: str) -> str:
+        if name not in DETECTORS:
+            raise ValueError(f"unknown detector {name!r}; choices: {sorted(DETECTORS)}")
+        return name
 
 
 Crop = Annotated[FrameCrop | FaceCrop, Field(discriminator="kind")]

@@ -11,6 +11,9 @@ import numpy as np
 from app.card import FaceCrop
 
 Box = tuple[float, float, float, float]
+# Bump when the face stage (this cropper, `app.faces.plan`, the detector's decoding) cuts
+# other pixels for the same frame and spec: training's crop cache keys on it.
+CUT_VERSION = 1
 
 
 def crop_region(box: Box, crop: FaceCrop) -> Box:

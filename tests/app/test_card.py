@@ -116,7 +116,7 @@ def test_a_face_crop_round_trips_and_a_version_1_card_is_a_frame_model() -> None
 @pytest.mark.parametrize(
     ("crop", "field"),
     [
-        ({"detector": "yunet"}, r"crop\.face: Value error, unknown detector 'yunet'; choices"),
+        ({"detector": "yunet"}, r"crop\.face\.detector: Value error, unknown detector 'yunet'; choices"),
         ({"margin": 0.5}, r"crop\.face\.margin"),
         ({"size": 48}, r"<root>: Value error, crop\.size 48 must equal the input's height and width"),
         ({"min_face_px": 2}, r"crop\.face\.min_face_px"),

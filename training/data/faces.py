@@ -17,7 +17,7 @@ import numpy as np
 
 from app.card import Crop, FaceCrop
 from app.config import Settings
-from app.faces.crops import cut_face
+from app.faces.crops import CUT_VERSION, cut_face
 from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlan
 from app.faces.registry import DETECTORS
@@ -62,7 +62,7 @@ class FaceSampler:
         """What the crops depend on besides the frame (a `FrameCache` key field)."""
         spec = DETECTORS[self.crop.detector]
         weights = hashlib.sha256(spec.path.read_bytes()).hexdigest()
-        return [self.crop.model_dump(mode="json", exclude={"size"}), self.max_side, weights]
+        return [self.crop.model_dump(mode="json", exclude={"size"}), self.max_side, weights, CUT_VERSION]
 
     def plan(self, source: Size, size: int) -> FacePlan:
         """The service's plan for frames of `source` size, cropping at `size`."""

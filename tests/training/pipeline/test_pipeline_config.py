@@ -82,7 +82,7 @@ FACE = "data.crop={kind: face, detector: blazeface_full_range, size: 64"
         (FACE + ", combine: median}", "config.data.crop.combine: Input should be 'max' or 'mean'"),
         ("data.crop={kind: face, size: 64}", "config.data.crop.detector: Field required"),
         ("data.crop={kind: face, detector: nope, size: 64}",
-         "config.data.crop: Value error, unknown detector 'nope'"),
+         "config.data.crop.detector: Value error, unknown detector 'nope'"),
         ("data.crop={kind: faces}", "config.data.crop: Input tag 'faces' found using 'kind'"),
         (FACE + ", colour: 1}", "config.data.crop.colour: Extra inputs are not permitted"),
         ("data.crop={kind: face, detector: blazeface_full_range, size: 96}",
