@@ -19,22 +19,17 @@ from training.cardfile import read_card
 from training.data import load_dataset, sample_frames
 from training.data.faces import FaceSampler
 
-BUDGET_S = 180
-
 
 @pytest.fixture(scope="module")
 def faces_run(tmp_path_factory: pytest.TempPathFactory,
-              distill_preset: Callable[[str, Path], float]) -> tuple[Path, float]:
+              distill_preset: Callable[[str, Path], None]) -> Path:
     run = tmp_path_factory.mktemp("faces-smoke") / "run"
-    return run, distill_preset("faces-smoke", run)
+    distill_preset("faces-smoke", run)
+    return run
 
 
-def test_faces_smoke_runs_within_budget(faces_run: tuple[Path, float]) -> None:
-    assert faces_run[1] < BUDGET_S
-
-
-def test_the_model_has_a_face_card_the_engine_loads(faces_run: tuple[Path, float]) -> None:
-    run, _ = faces_run
+def test_the_model_has_a_face_card_the_engine_loads(faces_run: Path) -> None:
+    run = faces_run
     model = run / "model.onnx"
     card = read_card(onnx.load(model), str(model))
     assert card.name == "distilscreen-faces-smoke"
@@ -47,8 +42,8 @@ def test_the_model_has_a_face_card_the_engine_loads(faces_run: tuple[Path, float
     assert len(crops) >= 1 and p.shape == (len(crops),) and np.all((p >= 0) & (p <= 1))
 
 
-def test_every_net_was_fed_face_crops(faces_run: tuple[Path, float]) -> None:
-    run, _ = faces_run
+def test_every_net_was_fed_face_crops(faces_run: Path) -> None:
+    run = faces_run
     report = json.loads((run / "report.json").read_text())
     assert {row["name"] for row in report["rows"]} >= {"ensemble", "student:patchnet_s"}
     for path in sorted((run / "onnx").glob("*.onnx")):
@@ -58,8 +53,8 @@ def test_every_net_was_fed_face_crops(faces_run: tuple[Path, float]) -> None:
     assert sizes == {(64, 64, 3), (96, 96, 3)}  # crops at the student's and the teachers' size
 
 
-def test_robustness_scores_the_face_crops_the_service_would_cut(faces_run: tuple[Path, float]) -> None:
-    report = json.loads((faces_run[0] / "report.json").read_text())
+def test_robustness_scores_the_face_crops_the_service_would_cut(faces_run: Path) -> None:
+    report = json.loads((faces_run / "report.json").read_text())
     auc = {row["name"]: row["auc"] for row in report["rows"]}
     for label, table in report["robustness"].items():
         # ONNX files on fresh face crops of the test clips == torch on the cached crops
