@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import onnx
+import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -157,3 +158,13 @@ def independent_crop(frame: np.ndarray, box: list[float], margin: float, size: i
     region = np.ascontiguousarray(padded[pad + top : pad + bottom, pad + left : pad + right])
     picture = av.VideoFrame.from_ndarray(region, format="rgb24")
     return picture.reformat(size, size, format="rgb24").to_ndarray()
+
+
+def direct_probabilities(frames: list[np.ndarray] | np.ndarray, model: Path) -> np.ndarray:
+    """p_synthetic by plain ONNX Runtime on RGB frames already at the model's input size,
+    normalised here (ImageNet mean and std, float NCHW: the test models' card)."""
+    x = (np.stack(frames) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True))[:, 1]

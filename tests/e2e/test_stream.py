@@ -14,13 +14,12 @@ from pathlib import Path
 import av
 import httpx
 import numpy as np
-import onnxruntime as ort
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.processes import Service, start_service, wait_until
-from tests.helpers import MODEL_SIZE, encode_video
+from tests.helpers import MODEL_SIZE, direct_probabilities, encode_video
 
 
 def ws_url(service: Service) -> str:
@@ -36,15 +35,6 @@ def jpeg(pixels: np.ndarray) -> bytes:
         container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
         container.mux(stream.encode())
     return out.getvalue()
-
-
-def reference(frames: list[np.ndarray], model: Path) -> np.ndarray:
-    """p_synthetic by plain ONNX Runtime on frames already at the model's size."""
-    x = (np.stack(frames) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True))[:, 1]
 
 
 def decoded_at_model_size(data: bytes, fmt: str | None = None) -> list[np.ndarray]:
@@ -73,7 +63,7 @@ def test_jpeg_frames_are_answered_in_order_like_a_direct_run(service: Service, m
         answers, summary = run_stream(ws, {"kind": "images", "client_id": "cam-1"}, images)
     assert [a["type"] for a in answers] == ["frame"] * 20
     assert [a["seq"] for a in answers] == list(range(20))
-    expected = reference([decoded_at_model_size(i)[0] for i in images], model_path)
+    expected = direct_probabilities([decoded_at_model_size(i)[0] for i in images], model_path)
     np.testing.assert_allclose([a["p_synthetic"] for a in answers], expected, atol=1e-6)
     assert all(a["latency_ms"] >= 0 for a in answers)
     assert summary["type"] == "summary" and summary["client_id"] == "cam-1"
@@ -93,7 +83,7 @@ def test_byte_streams_in_chunks(
         answers, summary = run_stream(ws, {"kind": kind, "every_n": 2}, chunks)
     assert [a["index"] for a in answers] == list(range(0, 40, 2))
     assert [a["seq"] for a in answers] == list(range(20))
-    expected = reference(decoded_at_model_size(data, fmt)[::2], model_path)
+    expected = direct_probabilities(decoded_at_model_size(data, fmt)[::2], model_path)
     np.testing.assert_allclose([a["p_synthetic"] for a in answers], expected, atol=1e-6)
     assert summary["frames_received"] == 40 and summary["frames_screened"] == 20
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import av
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 from skimage import data
@@ -23,6 +22,7 @@ from app.main import create_app
 from tests.helpers import (
     MODEL_SIZE,
     configured,
+    direct_probabilities,
     encode_frames,
     face_scene,
     independent_crop,
@@ -59,14 +59,6 @@ def face_free_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def face_client(settings: Settings, face_model: Path) -> Iterator[TestClient]:
     yield from running_client(create_app(configured(settings, model_path=face_model)))
-
-
-def direct_probabilities(crops: list[np.ndarray], model: Path) -> np.ndarray:
-    x = (np.stack(crops) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True))[:, 1]
 
 
 def test_upload_answers_each_face_like_a_direct_run_on_independent_crops(

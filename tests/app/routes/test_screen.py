@@ -6,11 +6,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import MODEL_SIZE
+from tests.helpers import MODEL_SIZE, direct_probabilities
 
 
 def independent_probabilities(video: Path, model: Path, every_n: int = 1) -> np.ndarray:
@@ -21,11 +20,7 @@ def independent_probabilities(video: Path, model: Path, every_n: int = 1) -> np.
             for i, f in enumerate(container.decode(video=0))
             if i % every_n == 0
         ]
-    x = (np.stack(frames) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True))[:, 1]
+    return direct_probabilities(frames, model)
 
 
 @pytest.mark.parametrize("kind", ["h264", "vp9", "mpeg4"])
