@@ -78,6 +78,25 @@ def frame_score(index: int, time_s: float, judgement: Judgement) -> FrameScore:
                       faces=face_scores(judgement), reason=no_face(judgement))
 
 
+def _face_judge(
+    settings: Settings, crop: FaceCrop, classifier: Batcher[float], color: str, metrics: Metrics
+) -> FaceJudge:
+    """The face stage in front of `classifier`: the card's detector behind its own batcher."""
+    detector = FaceDetector.load(crop.detector, settings.providers, settings.intra_op_threads,
+                                 settings.detectors_dir)
+    detections = Batcher(
+        detector.detect_each,
+        None,
+        max_batch_size=settings.face_detector_batch_size,
+        max_wait_s=settings.max_wait_ms / 1000,
+        max_queued=max(settings.max_queued_frames, settings.face_detector_batch_size),
+        metrics=metrics.detector_batches,
+    )
+    return FaceJudge(detector, detections, classifier, crop, color,
+                     max_side=settings.face_detector_max_side,
+                     max_in_flight=settings.max_face_frames_in_flight, metrics=metrics)
+
+
 @dataclass(frozen=True)
 class _Decoded:
     info: VideoInfo
@@ -109,23 +128,11 @@ class Screener:
             max_queued=settings.max_queued_frames,
             metrics=metrics.classifier_batches,
         )
-        judge: Judge = FrameJudge(classifier, (spec.width, spec.height), spec.color)
-        if isinstance(crop, FaceCrop):
-            detector = FaceDetector.load(
-                crop.detector, settings.providers, settings.intra_op_threads, settings.detectors_dir
-            )
-            detections = Batcher(
-                detector.detect_each,
-                None,
-                max_batch_size=settings.face_detector_batch_size,
-                max_wait_s=settings.max_wait_ms / 1000,
-                max_queued=max(settings.max_queued_frames, settings.face_detector_batch_size),
-                metrics=metrics.detector_batches,
-            )
-            judge = FaceJudge(
-                detector, detections, classifier, crop, spec.color, max_side=settings.face_detector_max_side,
-                max_in_flight=settings.max_face_frames_in_flight, metrics=metrics,
-            )
+        judge: Judge = (
+            _face_judge(settings, crop, classifier, spec.color, metrics)
+            if isinstance(crop, FaceCrop)
+            else FrameJudge(classifier, (spec.width, spec.height), spec.color)
+        )
         limits = Limits(
             max_pixels=settings.max_pixels,
             max_duration_s=settings.max_duration_s,
