@@ -52,7 +52,7 @@ VARIANTS = ("fp16", "int8")
 CHUNK = 64  # frames per forward pass when checking parity or scoring variants
 
 
-class ExportError(RuntimeError):
+class ExportError(ValueError):
     """An exported model that does not match its torch source (no file is left behind)."""
 
 
