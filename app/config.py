@@ -30,6 +30,7 @@ VIDEO_CODECS = (
     "h263",
     "dnxhd",
     "ffv1",
+    "gif",  # platforms receive animated GIFs as video
 )
 
 

@@ -38,7 +38,7 @@ def encode_video(
     with av.open(str(path), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p" if codec not in {"rawvideo", "png"} else "rgb24"
+        stream.pix_fmt = {"rawvideo": "rgb24", "png": "rgb24", "gif": "rgb8"}.get(codec, "yuv420p")
         stream.codec_context.thread_count = 1
         stream.options = options or {}
         for i in range(frames):

@@ -38,6 +38,7 @@ _SIGNATURES: tuple[tuple[int, bytes], ...] = (
     (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM (EBML)
     (0, b"RIFF"),  # AVI
     (0, b"FLV"),
+    (0, b"GIF8"),  # GIF87a / GIF89a
     (0, b"OggS"),
     (0, b"\x00\x00\x01\xba"),  # FLV, Ogg, MPEG-PS
 )
@@ -233,7 +234,10 @@ def _vet(container: av.container.InputContainer, limits: Limits) -> VideoInfo:
     if not container.streams.video:
         raise NoVideoStream(f"the {fmt} container has no video stream")
     stream = container.streams.video[0]
-    codec = stream.codec_context.name
+    if stream.codec_context is None:  # FFmpeg has no decoder for what the header declares
+        raise UnsupportedCodec("the video stream's codec is unknown to FFmpeg (or its header is damaged)")
+    # the codec, not the decoder that FFmpeg picked for it (AV1 is decoded by libdav1d)
+    codec = stream.codec_context.codec.canonical_name
     if codec not in limits.allowed_codecs:
         raise UnsupportedCodec(f"codec {codec!r} is not accepted; accepted: {sorted(limits.allowed_codecs)}")
     width, height = stream.codec_context.width, stream.codec_context.height

@@ -52,6 +52,8 @@ CASES = {
     "truncated mp4": (lambda v: truncated(v["h264"]), 422, "corrupt_video"),
     "truncated webm": (lambda v: truncated(v["vp9"]), 422, "corrupt_video"),
     "audio only": (lambda v: wav_bytes(), 422, "no_video_stream"),
+    # a damaged sample entry: FFmpeg finds no decoder, the stream no codec context
+    "unknown fourcc": (lambda v: v["h264"].read_bytes().replace(b"avc1", b"zzzz"), 415, "unsupported_codec"),
 }
 
 

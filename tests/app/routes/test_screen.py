@@ -92,3 +92,17 @@ def test_model_route_reports_card_and_providers(client: TestClient) -> None:
     assert body["card"]["name"] == "test-model"
     assert body["card"]["input"]["height"] == MODEL_SIZE
     assert body["providers"] == ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "reported"),
+    [("clip.mkv", "libsvtav1", "av1"), ("clip.gif", "gif", "gif")],
+)
+def test_av1_read_by_libdav1d_and_animated_gif_are_accepted(
+    client: TestClient, make_video, name: str, codec: str, reported: str
+) -> None:
+    video = make_video(name, codec=codec, size=(64, 64), frames=8)
+    response = client.post("/v1/screen", content=video.read_bytes(), headers={"content-type": "video/mp4"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["video"]["codec"] == reported and body["video"]["frames_screened"] == 8
