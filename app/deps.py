@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from pydantic import ValidationError
 
 from app.admission import Admission
 from app.config import Settings
-from app.errors import NotReady, Unauthorized
+from app.errors import InvalidOptions, NotReady, Unauthorized, explain
 from app.inference.engine import Engine
+from app.schemas import ScreenOptions
 from app.screening import Screener
 
 API_KEY_HEADER = "X-API-Key"
-_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="needed when keys are set")
+# The OpenAPI security scheme of the keyed routes; `Service.openapi` makes it optional when no keys are set.
+_api_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="one of DISTILSCREEN_API_KEYS; not needed when none are set",
+)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -47,6 +56,22 @@ async def get_admission(request: Request) -> Admission:
 
 
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
+
+
+def screen_options(values: Mapping[str, str]) -> ScreenOptions:
+    """Validate screening options; a broken rule is 422 `invalid_options`."""
+    try:
+        return ScreenOptions.model_validate(dict(values))
+    except ValidationError as exc:
+        raise InvalidOptions(explain(exc.errors())) from exc
+
+
+async def get_query_options(request: Request) -> ScreenOptions:
+    """The options of the query string (the route's OpenAPI declares them as one exploded object)."""
+    return screen_options(request.query_params)
+
+
+QueryOptionsDep = Annotated[ScreenOptions, Depends(get_query_options)]
 
 
 def key_is_valid(settings: Settings, key: str | None) -> bool:

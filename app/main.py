@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -14,7 +15,7 @@ from app.admission import Admission
 from app.card import CardError
 from app.config import Settings
 from app.deps import require_api_key
-from app.http import MetricsMiddleware, install_error_handlers
+from app.http import MetricsMiddleware, error_responses, install_error_handlers
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.routes import health, model, screen, stream
@@ -67,9 +68,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await screener.stop()
 
 
+class Service(FastAPI):
+    """The app; its OpenAPI describes the service as configured."""
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema, made once; with no API keys set, the keyed routes also take none (`{}`)."""
+        if self.openapi_schema is None and not self.state.settings.api_keys:
+            for path in super().openapi()["paths"].values():
+                for operation in path.values():
+                    if "security" in operation:
+                        operation["security"].append({})
+        return super().openapi()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings default to the `DISTILSCREEN_*` environment."""
-    app = FastAPI(
+    app = Service(
         title="distilscreen",
         version="0.1.0",
         lifespan=lifespan,
@@ -81,7 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
-    app.include_router(model.router, dependencies=[Depends(require_api_key)])
-    app.include_router(screen.router, dependencies=[Depends(require_api_key)])
+    keyed: dict[str, Any] = {
+        "dependencies": [Depends(require_api_key)],
+        "responses": error_responses({401: "API keys are set and the X-API-Key header is missing or wrong"}),
+    }
+    app.include_router(model.router, **keyed)
+    app.include_router(screen.router, **keyed)
     app.include_router(stream.router)  # checks its key itself: errors go over the socket
     return app

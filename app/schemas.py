@@ -10,15 +10,24 @@ from app.card import ModelCard
 
 
 class ScreenOptions(BaseModel):
-    """Which frames to screen. `every_n` and `fps` exclude each other; default: every frame."""
+    """Which frames to screen; default: every frame, up to DISTILSCREEN_DEFAULT_MAX_FRAMES.
 
-    model_config = ConfigDict(extra="forbid")
+    `every_n` and `fps` exclude each other; `end_s` must be greater than `start_s`;
+    `max_frames` is at most DISTILSCREEN_MAX_FRAMES. A broken rule is 422 `invalid_options`.
+    """
 
-    every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame")
-    fps: float | None = Field(None, gt=0, le=240, description="screen this many frames per second")
-    max_frames: int | None = Field(None, ge=1, description="stop after this many screened frames")
-    start_s: float = Field(0.0, ge=0, description="skip frames before this time (seconds)")
-    end_s: float | None = Field(None, gt=0, description="stop at this time (seconds)")
+    # the xor as JSON Schema: never both (the end_s > start_s rule has no JSON Schema form)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["every_n", "fps"]}})
+
+    every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame (not with fps)")
+    fps: float | None = Field(
+        None, gt=0, le=240, description="screen the first frame of each 1/fps slot (not with every_n)"
+    )
+    max_frames: int | None = Field(
+        None, ge=1, description="stop after this many screened frames (at most DISTILSCREEN_MAX_FRAMES)"
+    )
+    start_s: float = Field(0.0, ge=0, description="skip frames before this time (seconds; seeks)")
+    end_s: float | None = Field(None, gt=0, description="stop at this time (seconds; greater than start_s)")
 
     @model_validator(mode="after")
     def _consistent(self) -> ScreenOptions:

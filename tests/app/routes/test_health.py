@@ -76,6 +76,10 @@ def test_api_keys(keyed: TestClient, videos: dict[str, Path]) -> None:
     for open_route in ("/healthz", "/readyz", "/metrics"):
         assert keyed.get(open_route).status_code == 200
     assert KEY not in keyed.get("/metrics").text
+    # keys set: the OpenAPI says the keyed routes need one (no `{}` alternative)
+    paths = keyed.get("/openapi.json").json()["paths"]
+    for operation in (paths["/v1/model"]["get"], paths["/v1/screen"]["post"]):
+        assert operation["security"] == [{"ApiKey": []}]
 
 
 def test_settings_never_show_keys() -> None:

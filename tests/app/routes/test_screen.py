@@ -75,13 +75,13 @@ def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient) ->
     spec = client.get("/openapi.json").json()
     operation = spec["paths"]["/v1/screen"]["post"]
     assert {"multipart/form-data", "video/*"} <= set(operation["requestBody"]["content"])
-    assert {p["name"] for p in operation["parameters"]} >= {
-        "every_n",
-        "fps",
-        "max_frames",
-        "start_s",
-        "end_s",
-    }
+    # the options: one form-exploded object, so that its schema can say "not every_n and fps"
+    [options] = operation["parameters"]
+    assert (options["in"], options["style"], options["explode"]) == ("query", "form", True)
+    assert set(options["schema"]["properties"]) == {"every_n", "fps", "max_frames", "start_s", "end_s"}
+    assert options["schema"]["not"] == {"required": ["every_n", "fps"]}
+    # no keys set: the key is declared, and optional
+    assert operation["security"] == [{"ApiKey": []}, {}]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "ScreenResponse"
     )
