@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from tests.e2e.processes import Service, start_service
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 KEY = "schemathesis-key"
 
 
@@ -23,7 +25,9 @@ def keyed_service(request: pytest.FixtureRequest, model_path: Path) -> Iterator[
         yield service, key
 
 
-def test_schemathesis_finds_nothing(keyed_service: tuple[Service, str | None], tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(
+    keyed_service: tuple[Service, str | None], videos: dict[str, Path], tmp_path: Path
+) -> None:
     service, key = keyed_service
     command = [
         str(Path(sys.executable).with_name("st")), "--config-file", str(CONFIG), "run",
@@ -32,5 +36,6 @@ def test_schemathesis_finds_nothing(keyed_service: tuple[Service, str | None], t
     if key is not None:
         command += ["--header", f"X-API-Key: {key}"]
     # in tmp_path: schemathesis keeps a replay cache (.schemathesis/) in its working directory
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    env = os.environ | {"SCHEMATHESIS_HOOKS": str(HOOKS), "SCHEMATHESIS_VIDEO": str(videos["h264"])}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
