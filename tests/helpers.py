@@ -168,3 +168,17 @@ def direct_probabilities(frames: list[np.ndarray] | np.ndarray, model: Path) -> 
     logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (e / e.sum(axis=1, keepdims=True))[:, 1]
+
+
+def encode_gif(path: Path, frames: int = 8, size: tuple[int, int] = (64, 48), fps: int = 10) -> Path:
+    """An animated GIF of `frames` noisy frames (palette RGB8, FFmpeg's `gif` codec)."""
+    rng = np.random.default_rng(0)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("gif", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb8"
+        for _ in range(frames):
+            image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
