@@ -69,15 +69,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class Service(FastAPI):
-    """The app; its OpenAPI describes the service as configured."""
+    """The app; its OpenAPI describes the service as configured (API keys, frame limit)."""
 
     def openapi(self) -> dict[str, Any]:
-        """FastAPI's schema, made once; with no API keys set, the keyed routes also take none (`{}`)."""
-        if self.openapi_schema is None and not self.state.settings.api_keys:
-            for path in super().openapi()["paths"].values():
-                for operation in path.values():
-                    if "security" in operation:
-                        operation["security"].append({})
+        """FastAPI's schema, made once, with what the settings decide."""
+        if self.openapi_schema is None:
+            paths, settings = super().openapi()["paths"], self.state.settings
+            if not settings.api_keys:  # the keyed routes also take no key (`{}`)
+                for path in paths.values():
+                    for operation in path.values():
+                        if "security" in operation:
+                            operation["security"].append({})
+            screen.document_limits(paths, settings)
         return super().openapi()
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from app.config import Settings
 from app.deps import AdmissionDep, QueryOptionsDep, ScreenerDep, SettingsDep, screen_options
 from app.errors import DeadlineExceeded
 from app.http import error_responses
@@ -66,6 +67,14 @@ _ERRORS = error_responses(
         503: "model not ready, or the request deadline passed (with Retry-After)",
     }
 )
+
+
+def document_limits(paths: dict[str, Any], settings: Settings) -> None:
+    """Write the configured frame limit into the route's OpenAPI, as max_frames' maximum."""
+    operation = paths[f"{router.prefix}/screen"]["post"]
+    [query] = operation["parameters"]
+    for options in (query["schema"], operation["requestBody"]["content"]["multipart/form-data"]["schema"]):
+        options["properties"]["max_frames"]["maximum"] = settings.max_frames
 
 
 @router.post("/screen", openapi_extra=_OPENAPI, responses=_ERRORS)

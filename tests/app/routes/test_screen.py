@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
 from tests.helpers import MODEL_SIZE, direct_probabilities
 
 
@@ -71,7 +72,7 @@ def test_query_options(client: TestClient, videos: dict[str, Path]) -> None:
     assert [f["index"] for f in response.json()["frames"]] == [12, 24, 36]
 
 
-def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient) -> None:
+def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, settings: Settings) -> None:
     spec = client.get("/openapi.json").json()
     operation = spec["paths"]["/v1/screen"]["post"]
     assert {"multipart/form-data", "video/*"} <= set(operation["requestBody"]["content"])
@@ -80,6 +81,7 @@ def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient) ->
     assert (options["in"], options["style"], options["explode"]) == ("query", "form", True)
     assert set(options["schema"]["properties"]) == {"every_n", "fps", "max_frames", "start_s", "end_s"}
     assert options["schema"]["not"] == {"required": ["every_n", "fps"]}
+    assert options["schema"]["properties"]["max_frames"]["maximum"] == settings.max_frames
     # no keys set: the key is declared, and optional
     assert operation["security"] == [{"ApiKey": []}, {}]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
