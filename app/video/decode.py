@@ -113,8 +113,11 @@ class VideoReader:
             head, options = source.read(16), {}
             source.seek(0)
         try:
-            self._container = av.open(source, mode="r", format=format, options=options)
-        except av.error.FFmpegError as exc:
+            # metadata is free text: bytes that are not UTF-8 must not fail the video
+            self._container = av.open(
+                source, mode="r", format=format, options=options, metadata_errors="replace"
+            )
+        except (av.error.FFmpegError, OSError) as exc:  # OSError: FFmpeg seeking before the start
             if looks_like_container(head):
                 raise CorruptVideo(
                     "the file looks like a video container but is truncated or corrupt"
@@ -167,8 +170,6 @@ class VideoReader:
         stream.thread_type = "SLICE" if self.live else "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
         seeked = sampling.start_s > 0
-        if seeked:
-            self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
         fps = self.info.fps or 1.0
         base: int | None = None if seeked else 0
         taken = 0
@@ -177,6 +178,8 @@ class VideoReader:
         t = -math.inf
         mark = time.perf_counter()
         try:
+            if seeked:
+                self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
             for frame in self._container.decode(stream):
                 self.frames_decoded += 1
                 if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
@@ -204,7 +207,7 @@ class VideoReader:
                 taken += 1
                 if taken >= sampling.max_frames:
                     return
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, OSError) as exc:
             raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
         finally:
             self.busy_s += time.perf_counter() - mark

@@ -77,11 +77,11 @@ def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T]) -> T:
     """One encoded still (JPEG, PNG, WebP...) decoded with PyAV and passed through `convert`
     (`app.video.decode.pixels_at` for pixels at a size)."""
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="replace") as container:
             if container.format.name not in IMAGE_FORMATS or not container.streams.video:
                 raise BadFrame(f"not an encoded image ({container.format.name})")
             for frame in container.decode(video=0):
                 return convert(frame)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, OSError) as exc:
         raise BadFrame(f"the image does not decode: {exc}") from exc
     raise BadFrame("the image holds no frame")
