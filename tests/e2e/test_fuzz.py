@@ -32,6 +32,9 @@ CASES_PER_SEED = 250
 TIMEOUT_S = 20.0  # per request: four times the service's decode timeout (below)
 SETTLE_S = 10.0  # for the service to close what a finished request held
 HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
+# Each case is uploaded with one of these (drawn after its mutations): the seek of start_s,
+# fps slots and early stops take their own paths through a damaged file.
+QUERIES = {"plain": "", "start_s": "?start_s=0.15", "fps": "?fps=5", "every_n": "?every_n=3&max_frames=2"}
 
 
 def _tiny(file: str, container: dict[str, str] | None = None, **kwargs: Any) -> Callable[[Path], Path]:
@@ -126,10 +129,12 @@ def live(
             yield alive
 
 
-def case(seeds: dict[str, bytes], name: str, number: int) -> tuple[str, bytes]:
-    """Case `number` of seed `name`: its mutations and bytes, from rng seed [SEED, seed index, number]."""
-    others = [data for other, data in seeds.items() if other != name]
-    return mutate(seeds[name], np.random.default_rng([SEED, list(seeds).index(name), number]), others)
+def case(seeds: dict[str, bytes], name: str, number: int) -> tuple[str, str, bytes]:
+    """Case `number` of seed `name`: its mutations, query (a QUERIES key) and bytes, from rng
+    seed [SEED, seed index, number]."""
+    rng = np.random.default_rng([SEED, list(seeds).index(name), number])
+    mutations, data = mutate(seeds[name], rng, [data for other, data in seeds.items() if other != name])
+    return mutations, list(QUERIES)[int(rng.integers(len(QUERIES)))], data
 
 
 def _answer(response: httpx.Response) -> tuple[str, bool]:
@@ -158,13 +163,12 @@ def _unhealthy(live: Live) -> str | None:
     return None if status == 200 else f"/healthz answered {status}"
 
 
-def check(live: Live, data: bytes) -> Outcome:
-    """Upload `data` as a raw video/mp4 body; then ask /healthz."""
+def check(live: Live, data: bytes, query: str = "plain") -> Outcome:
+    """Upload `data` as a raw video/mp4 body with QUERIES[query]; then ask /healthz."""
     mark = len(live.log)
+    url, headers = f"/v1/screen{QUERIES[query]}", {"content-type": "video/mp4"}
     try:
-        answer, fine = _answer(
-            live.client.post("/v1/screen", content=data, headers={"content-type": "video/mp4"})
-        )
+        answer, fine = _answer(live.client.post(url, content=data, headers=headers))
     except httpx.TimeoutException:
         answer, fine = f"no answer in {TIMEOUT_S:.0f} s", False
     except httpx.HTTPError as exc:
@@ -230,26 +234,27 @@ def test_mutated_videos_never_break_the_service(live: Live, seeds: dict[str, byt
     started = time.perf_counter()
     for name in seeds:
         for number in range(CASES_PER_SEED):
-            mutations, data = case(seeds, name, number)
-            outcome = check(live, data)
+            mutations, query, data = case(seeds, name, number)
+            outcome = check(live, data, query)
             answers[outcome.answer] += 1
             if outcome.problem is not None:
                 saved = tmp_path / f"{name}-{number}.bin"
                 saved.write_bytes(data)
                 failures.append(
                     f"{name} case {number} (rng seed [{SEED}, {list(seeds).index(name)}, {number}], "
-                    f"{mutations}, {len(data)} bytes, saved as {saved}): {outcome.report()}"
+                    f"{mutations}, {query}, {len(data)} bytes, saved as {saved}): {outcome.report()}"
                 )
     print(f"{sum(answers.values())} cases in {time.perf_counter() - started:.1f} s: {dict(answers)}")
     leaked = leaks(live, before)
     assert not failures and not leaked, "\n\n".join([*failures, *leaked])
 
 
+@pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize(
     "path", sorted(p for p in HOSTILE.iterdir() if p.name != "README.md"), ids=lambda p: p.name
 )
-def test_hostile_inputs_found_by_the_fuzzer(live: Live, path: Path) -> None:
+def test_hostile_inputs_found_by_the_fuzzer(live: Live, path: Path, query: str) -> None:
     before = settled(live)
-    outcome = check(live, path.read_bytes())
-    assert outcome.problem is None, f"{path.name}: {outcome.report()}"
+    outcome = check(live, path.read_bytes(), query)
+    assert outcome.problem is None, f"{path.name} ({query}): {outcome.report()}"
     assert not (leaked := leaks(live, before)), leaked
