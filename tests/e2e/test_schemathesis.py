@@ -30,7 +30,7 @@ def test_schemathesis_finds_nothing(
 ) -> None:
     service, key = keyed_service
     command = [
-        str(Path(sys.executable).with_name("st")), "--config-file", str(CONFIG), "run",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
         f"{service.url}/openapi.json", "--workers", "1", "--report-dir", str(tmp_path),
     ]
     if key is not None:
