@@ -54,6 +54,8 @@ _SEEDS: dict[str, Callable[[Path], Path]] = {
     "ts-mpeg2": _tiny("clip.ts", codec="mpeg2video"),
     "gif": lambda root: encode_gif(root / "clip.gif"),
     "mp4-fragmented": _tiny("fragmented.mp4", {"movflags": "frag_keyframe+empty_moov"}),
+    "mp4-hevc": _tiny("hevc.mp4", codec="libx265", options={"x265-params": "log-level=none"}),
+    "mpg-mpeg1": _tiny("clip.mpg", codec="mpeg1video"),  # MPEG-PS
 }
 
 
