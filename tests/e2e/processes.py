@@ -6,9 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -39,11 +40,18 @@ def wait_until(
 
 @dataclass
 class Service:
+    """A running service; `log` gathers its output line by line as it comes (a thread reads
+    the pipe all along: a full pipe would stall the service)."""
+
     url: str
     process: subprocess.Popen
+    log: list[str] = field(default_factory=list)
 
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def drain(self) -> None:
+        threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
 
 
 def start_service(env: dict[str, str]) -> Iterator[Service]:
@@ -61,6 +69,7 @@ def start_service(env: dict[str, str]) -> Iterator[Service]:
         wait_until(
             lambda: httpx.get(f"{service.url}/readyz").status_code == 200, 60, "service ready", process
         )
+        service.drain()
         yield service
     finally:
         process.terminate()

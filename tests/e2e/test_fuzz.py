@@ -10,10 +10,9 @@ entry. A failure names its case and rng seed; `case(seeds, name, number)` rebuil
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,18 +97,12 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return {name: encode(root).read_bytes() for name, encode in _SEEDS.items()}
 
 
-def _drain(lines: Iterable[str], log: list[str]) -> None:
-    """Keep each line of the service's output as it comes (a thread)."""
-    for line in lines:
-        log.append(line)
-
-
 @pytest.fixture(scope="module")
 def live(
     model_path: Path, seeds: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     """The service with its own TMPDIR and a 5 s decode timeout, warmed up on every seed;
-    its output is read all along (a full pipe would stall it)."""
+    its output is `service.log`."""
     spool = tmp_path_factory.mktemp("spool")
     env = {
         "DISTILSCREEN_MODEL_PATH": str(model_path),
@@ -120,12 +113,10 @@ def live(
     }
     with closing(start_service(env)) as services:
         service = next(services)
-        log: list[str] = []
-        threading.Thread(target=_drain, args=(service.process.stdout, log), daemon=True).start()
         # no keep-alive: between requests the service holds no connection of ours
         limits = httpx.Limits(max_keepalive_connections=0)
         with httpx.Client(base_url=service.url, timeout=TIMEOUT_S, limits=limits) as client:
-            alive = Live(service, client, log, spool)
+            alive = Live(service, client, service.log, spool)
             for name, data in seeds.items():
                 assert check(alive, data).answer == "200", name
             yield alive
