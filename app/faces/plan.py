@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from app.card import FaceCrop
-from app.faces.detector import weighted_nms
+from app.faces.boxes import weighted_nms
 from app.faces.registry import DetectorSpec
 
 Size = tuple[int, int]  # (width, height)

@@ -9,7 +9,8 @@ import pytest
 from skimage import data
 
 from app.card import FaceCrop
-from app.faces.detector import FaceDetector, iou, weighted_nms
+from app.faces.boxes import iou, weighted_nms
+from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlan
 from app.faces.registry import DETECTORS
 from tests.helpers import ASTRONAUT_FACE, astronaut, face_scene

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from app.card import FaceCrop
+from app.faces.boxes import iou
 from app.faces.crops import crop_region
-from app.faces.detector import FaceDetector, iou
+from app.faces.detector import FaceDetector
 from app.faces.plan import FacePlan
 from app.faces.registry import DETECTORS
 from training.data import load_dataset, sample_frames
