@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         960, ge=192, le=4096, description="longest side the detector runs at (small faces in large frames)"
     )
     max_face_frames_in_flight: int = Field(
-        32, ge=1, description="frames, all clients, between decoding and cropping (each holds a full frame)"
+        32, ge=1, description="frames, all clients, between decoding and their answer (decoders wait beyond)"
     )
 
     # Admission and streams

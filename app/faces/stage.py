@@ -4,8 +4,9 @@ Each sampled frame is decoded straight to the detector's scales and to the frame
 cut from (`FacePlan.views`, in the decoding thread). Its detector inputs join the shared
 detector batcher; once they are answered, its faces are chosen and cut by the one cropper
 (`app.faces.crops`, the same code training cuts with) and join the shared classifier
-batcher. At most `max_in_flight` frames, over all clients, are between decoding and
-cropping: that bounds the memory their full-size crop frames take.
+batcher. At most `max_in_flight` frames, over all clients, are between decoding and their
+answer: that bounds the memory their full-size crop frames and their crops take, and
+carries the classifier's backpressure back to the decoders.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from app.card import FaceCrop
 from app.faces.crops import combine, cut_face
 from app.faces.detector import FaceDetector
-from app.faces.plan import FacePlan, FaceViews
+from app.faces.plan import Face, FacePlan, FaceViews
 from app.inference.batcher import Batcher
 from app.judging import Judgement, ScoredFace
 from app.metrics import Metrics
@@ -65,46 +66,57 @@ class FaceJudge:
         return self.converter(frame.width, frame.height)(frame)
 
     async def submit(self, converted: Converted) -> Awaitable[Judgement]:
+        """Take a slot, queue the frame's detector inputs, and return its judgement's task;
+        the slot is the task's until it is done (answered, failed or cancelled, even before
+        it first ran), so frames in flight and their crops stay bounded."""
         await self._slots.acquire()
+        futures: list[asyncio.Future] = []
         try:
             plan, views = converted
-            futures = [await self.detections.enqueue(x) for x in views.detector_inputs]
+            for x in views.detector_inputs:
+                futures.append(await self.detections.enqueue(x))
         except BaseException:
+            _cancel(futures)
             self._slots.release()
             raise
-        return asyncio.ensure_future(self._judge(plan, views, futures))
+        task = asyncio.ensure_future(self._judge(plan, views, futures))
+        task.add_done_callback(lambda done: self._finished(done, futures))
+        return task
+
+    def _finished(self, task: asyncio.Future[Judgement], futures: list[asyncio.Future]) -> None:
+        if task.cancelled():
+            _cancel(futures)
+        self._slots.release()
 
     async def _judge(self, plan: FacePlan, views: FaceViews, futures: list[asyncio.Future]) -> Judgement:
-        try:
-            found = await asyncio.gather(*futures)
-            faces = plan.faces([r.value for r in found])
-            crops = [cut_face(views.crop_frame, plan.source, f.box, self.crop) for f in faces]
-            if self.bgr:
-                crops = [np.ascontiguousarray(c[..., ::-1]) for c in crops]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            self._slots.release()
-            del views  # the crop frame is no longer needed
+        found = await asyncio.gather(*futures)
+        faces = plan.faces([r.value for r in found])
+        # cutting copies regions of a full-size frame: off the event loop
+        crops = await asyncio.to_thread(self._cut, plan, views, faces)
+        del views  # the crop frame is no longer needed
         batches = {("detector", r.batch_id): r.inference_s for r in found}
         wait = max(r.queue_wait_s for r in found)
         if not faces:
             self.metrics.frames_without_face.inc()
             return Judgement(None, (), wait, batches)
         self.metrics.faces.inc(len(faces))
-        queued = [await self.classifier.enqueue(c) for c in crops]
+        queued: list[asyncio.Future] = []
         try:
+            for crop in crops:
+                queued.append(await self.classifier.enqueue(crop))
             scored = await asyncio.gather(*queued)
         except BaseException:
-            for future in queued:
-                future.cancel()
+            _cancel(queued)
             raise
         batches |= {("classifier", r.batch_id): r.inference_s for r in scored}
         wait += max(r.queue_wait_s for r in scored)
         judged = tuple(ScoredFace(f.box, f.score, r.value) for f, r in zip(faces, scored, strict=True))
         return Judgement(combine([f.p_synthetic for f in judged], self.crop.combine), judged, wait, batches)
+
+    def _cut(self, plan: FacePlan, views: FaceViews, faces: list[Face]) -> list[np.ndarray]:
+        """The faces' crops, in the model's colour order."""
+        crops = [cut_face(views.crop_frame, plan.source, f.box, self.crop) for f in faces]
+        return [np.ascontiguousarray(c[..., ::-1]) for c in crops] if self.bgr else crops
 
     async def start(self) -> None:
         await self.detections.start()
@@ -119,3 +131,8 @@ class FaceJudge:
         side = self.detector.spec.base
         for _ in range(batches):
             self.detector.detect(np.zeros((1, side, side, 3), np.uint8))
+
+
+def _cancel(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        future.cancel()

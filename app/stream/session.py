@@ -141,7 +141,9 @@ class StreamSession:
             index = self.received
             self.received += 1
             try:
-                pixels = await asyncio.to_thread(decode_image, data, self.screener.judge.convert_any)
+                pixels = await asyncio.to_thread(
+                    decode_image, data, self.screener.judge.convert_any, self.screener.limits.max_pixels
+                )
             except BadFrame as exc:
                 await self._report_bad_frame(exc, index)
                 continue

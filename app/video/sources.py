@@ -73,14 +73,17 @@ class BytePipe(io.RawIOBase):
         return n
 
 
-def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T]) -> T:
-    """One encoded still (JPEG, PNG, WebP...) decoded with PyAV and passed through `convert`
-    (`app.video.decode.pixels_at` for pixels at a size)."""
+def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T], max_pixels: int) -> T:
+    """One encoded still (JPEG, PNG, WebP...) of at most `max_pixels` decoded with PyAV and
+    passed through `convert` (`app.video.decode.pixels_at` for pixels at a size)."""
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="replace") as container:
             if container.format.name not in IMAGE_FORMATS or not container.streams.video:
                 raise BadFrame(f"not an encoded image ({container.format.name})")
             for frame in container.decode(video=0):
+                if frame.width * frame.height > max_pixels:
+                    raise BadFrame(f"{frame.width}x{frame.height} = {frame.width * frame.height} pixels "
+                                   f"> limit {max_pixels}")
                 return convert(frame)
     except (av.error.FFmpegError, OSError) as exc:
         raise BadFrame(f"the image does not decode: {exc}") from exc

@@ -192,3 +192,18 @@ def test_a_bgr_face_model_gets_bgr_crops(settings: Settings, face_video: Path, t
              for d, f in zip(decoded, frames, strict=True)]
     got = [f["p_synthetic"] for f in frames]
     np.testing.assert_allclose(got, direct_probabilities(crops, path), atol=1e-5)
+
+
+def test_a_streamed_image_over_max_pixels_is_a_bad_frame(settings: Settings, face_model: Path) -> None:
+    clients = running_client(create_app(configured(settings, model_path=face_model, max_pixels=100 * 100)))
+    client = next(clients)
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"type": "config", "kind": "images"}))
+        ws.send_bytes(png(data.astronaut()))
+        ws.send_bytes(png(np.zeros((64, 64, 3), np.uint8)))
+        ws.send_text(json.dumps({"type": "end"}))
+        answers = [json.loads(ws.receive_text()) for _ in range(3)]
+    clients.close()
+    assert (answers[0]["type"], answers[0]["code"], answers[0]["fatal"]) == ("error", "bad_frame", False)
+    assert "262144 pixels > limit 10000" in answers[0]["message"]
+    assert answers[1]["reason"] == "no_face" and answers[2]["bad_frames"] == 1
