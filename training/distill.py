@@ -4,7 +4,7 @@ of a `FrameDataset`, AdamW with a one-cycle schedule, a checkpoint per epoch, re
 A distilled student trains with the recipe's loss (KD + CE, optionally FitNets/AT with a
 live hint teacher); the undistilled student and the teachers train with CE alone (the same
 loop with `hard_labels()`). Device: CUDA if available (with AMP), else CPU with the
-channels_last layout (1.2-1.7x on this CPU, NOTES.md).
+channels_last layout (1.2-1.7x the images/s of NCHW in training, measured on 2 CPU cores).
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 def init_weights(module: nn.Module) -> None:
     """torchvision's MobileNet init: Kaiming-normal (fan_out) convs, unit BatchNorm,
     N(0, 0.01) linears, zero biases. PyTorch's default init shrinks activations through
-    these deep narrow nets (NOTES.md); this keeps them at unit scale."""
+    these deep narrow nets (to ~1e-10 in MobileNet/EfficientNet trained from scratch); this
+    keeps them at unit scale."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")

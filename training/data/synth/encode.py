@@ -1,7 +1,8 @@
 """H.264 encoding with PyAV's libx264, configured to behave like real camera files.
 
 x264 run with several threads cuts each frame into slices, which decoders then
-parallelise: test clips would decode faster than real single-slice files (NOTES.md).
+parallelise: test clips would decode faster than real single-slice files (camera and
+phone files are mostly one slice a frame).
 One encoder thread gives one slice per frame.
 
 Reproducibility: x264's AVX-512 routines made the output vary between runs of the same
