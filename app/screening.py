@@ -45,11 +45,11 @@ def verdict(mean_p_synthetic: float | None, threshold: float) -> Verdict:
     return "synthetic" if mean_p_synthetic >= threshold else "authentic"
 
 
-def summarise(judgements: list[Judgement], threshold: float) -> Summary:
-    """The video's summary from its frames' judgements (frames without a face left out)."""
-    probs = np.array([j.p_synthetic for j in judgements if j.p_synthetic is not None])
+def summarise(probabilities: list[float], face_model: bool, threshold: float) -> Summary:
+    """A video's summary from the probabilities of its frames that have one (a face
+    model's frames without a face have none), for uploads and streams alike."""
+    probs = np.asarray(probabilities, np.float64)
     mean = float(probs.mean()) if len(probs) else None
-    face_model = bool(judgements) and judgements[0].faces is not None
     return Summary(
         mean_p_synthetic=mean,
         max_p_synthetic=float(probs.max()) if len(probs) else None,
@@ -230,7 +230,11 @@ class Screener:
                 **asdict(decoded.info), frames_decoded=decoded.frames_decoded, frames_screened=len(frames)
             ),
             frames=frames,
-            summary=summarise(judgements, self.card.calibration.threshold),
+            summary=summarise(
+                [j.p_synthetic for j in judgements if j.p_synthetic is not None],
+                face_model,
+                self.card.calibration.threshold,
+            ),
             timings=Timings(
                 upload_s=upload_s,
                 decode_s=decoded.decode_s,

@@ -11,14 +11,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 
 from app.card import FaceCrop
 from app.errors import BadFrame, ScreenError, explain
 from app.judging import Judgement
-from app.screening import Screener, face_scores, no_face, verdict
+from app.screening import Screener, face_scores, no_face, summarise
 from app.stream.protocol import (
     ClientText,
     CloseCode,
@@ -244,24 +243,20 @@ class StreamSession:
                 item.future.cancel()
 
     def _summary(self) -> SummaryMessage:
-        probs = np.asarray(self.probabilities)
-        threshold = self.screener.card.calibration.threshold
-        mean = float(probs.mean()) if len(probs) else None
         face_model = isinstance(self.screener.card.crop, FaceCrop)
-        no_faces = face_model and self.screened > 0 and mean is None
+        summary = summarise(self.probabilities, face_model, self.screener.card.calibration.threshold)
         return SummaryMessage(
             client_id=self.config.client_id if self.config else None,
             frames_received=self.received,
             frames_screened=self.screened,
             bad_frames=self.bad_frames,
-            frames_with_faces=len(probs) if face_model else None,
-            mean_p_synthetic=mean,
-            max_p_synthetic=float(probs.max()) if len(probs) else None,
-            threshold=threshold,
-            verdict=verdict(mean, threshold) if mean is not None or no_faces else None,
-            reason="no_faces" if no_faces else None,
+            frames_with_faces=summary.frames_with_faces,
+            mean_p_synthetic=summary.mean_p_synthetic,
+            max_p_synthetic=summary.max_p_synthetic,
+            threshold=summary.threshold,
+            verdict=summary.verdict if self.screened else None,
+            reason=summary.reason if self.screened else None,
         )
-
 
 class ClientGone(Exception):
     """The client closed the connection."""
