@@ -38,10 +38,6 @@ class Face:
     score: float
     keypoints: tuple[tuple[float, float], ...]
 
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
 
 @dataclass(frozen=True)
 class Scale:
@@ -83,8 +79,7 @@ class FacePlan:
             cap = max(detector.base, min(max_side, longest, seamless))
             sides.append(min(detector.base * math.ceil(needed / detector.base), cap))
         scales = tuple(_scale(source, side, detector.multiple) for side in dict.fromkeys(sides))
-        factor = min(1.0, crop.size / (crop.min_face_px * crop.margin))
-        crop_frame = (max(1, round(source[0] * factor)), max(1, round(source[1] * factor)))
+        crop_frame = _scaled(source, min(1.0, crop.size / (crop.min_face_px * crop.margin)))
         return cls(source, scales, crop_frame, crop, detector)
 
     def views(self, frame: av.VideoFrame) -> FaceViews:
@@ -105,11 +100,11 @@ class FacePlan:
         `max_faces` best."""
         rows = [_to_source(d, s, self.source) for d, s in zip(detections, self.scales, strict=True)]
         merged = weighted_nms(np.concatenate(rows), self.detector.nms_iou)
-        width = self.source
+        width, height = self.source
         faces = []
         for row in merged:
-            x1, x2 = np.clip(row[[0, 2]], 0, width[0])
-            y1, y2 = np.clip(row[[1, 3]], 0, width[1])
+            x1, x2 = np.clip(row[[0, 2]], 0, width)
+            y1, y2 = np.clip(row[[1, 3]], 0, height)
             if x2 - x1 < BOX_TOLERANCE * self.crop.min_face_px or y2 <= y1:
                 continue
             keypoints = tuple((float(x), float(y)) for x, y in row[5:].reshape(-1, 2))
@@ -119,9 +114,12 @@ class FacePlan:
         return faces
 
 
+def _scaled(source: Size, factor: float) -> Size:
+    return (max(1, round(source[0] * factor)), max(1, round(source[1] * factor)))
+
+
 def _scale(source: Size, side: int, multiple: int) -> Scale:
-    factor = side / max(source)
-    inner = (max(1, round(source[0] * factor)), max(1, round(source[1] * factor)))
+    inner = _scaled(source, side / max(source))
     return Scale(inner, (_round_up(inner[0], multiple), _round_up(inner[1], multiple)))
 
 
