@@ -15,6 +15,7 @@ import onnxruntime as ort
 
 from app.faces.boxes import weighted_nms
 from app.faces.registry import DETECTORS, DETECTORS_DIR, DetectorSpec
+from app.inference.engine import open_session
 
 
 class FaceDetector:
@@ -36,13 +37,7 @@ class FaceDetector:
         path = directory / DETECTORS[name].file
         if not path.is_file():
             raise FileNotFoundError(f"face detector {name!r}: {path} not found (DISTILSCREEN_DETECTORS_DIR)")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        available = set(ort.get_available_providers())
-        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
-        session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
-        return cls(name, session)
+        return cls(name, open_session(path, providers, intra_op_threads)[0])
 
     @property
     def providers(self) -> list[str]:

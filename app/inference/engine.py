@@ -22,6 +22,29 @@ def provider_options(name: str, trt_cache_dir: Path | None) -> dict[str, str]:
     return {}
 
 
+def open_session(
+    path: Path,
+    providers: list[str],
+    intra_op_threads: int = 0,
+    trt_cache_dir: Path | None = None,
+    spinning: bool = False,
+) -> tuple[ort.InferenceSession, list[str]]:
+    """An ORT session of `path` on the available ones of `providers` (and those chosen)."""
+    available = set(ort.get_available_providers())
+    chosen = [p for p in providers if p in available]
+    if not chosen:
+        raise RuntimeError(f"none of the providers {providers} is available ({sorted(available)})")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning intra-op threads busy-wait between runs on the cores the decoders need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
+    session = ort.InferenceSession(
+        str(path), sess_options=options, providers=[(p, provider_options(p, trt_cache_dir)) for p in chosen]
+    )
+    return session, chosen
+
+
 @dataclass(frozen=True)
 class Engine:
     """A loaded model: call `predict` with frames already at the card's input size."""
@@ -42,20 +65,7 @@ class Engine:
         """Open `path` with the first available of `providers`; refuse a model without a card."""
         if not path.is_file():
             raise CardError(f"{path}: model file not found")
-        available = set(ort.get_available_providers())
-        chosen = [p for p in providers if p in available]
-        if not chosen:
-            raise RuntimeError(f"none of the providers {providers} is available ({sorted(available)})")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Spinning intra-op threads busy-wait between runs on the cores the decoders need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
-        session = ort.InferenceSession(
-            str(path),
-            sess_options=options,
-            providers=[(p, provider_options(p, trt_cache_dir)) for p in chosen],
-        )
+        session, chosen = open_session(path, providers, intra_op_threads, trt_cache_dir, spinning)
         card = parse_card(session.get_modelmeta().custom_metadata_map, str(path))
         check_io(session, card, str(path))
         engine = cls(session=session, card=card, path=path)
