@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
+from app.video.decode import pixels_at
 from training.data.sample import IMAGE_EXTENSIONS, DatasetError
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int |
 
 def whole_frame(size: Size | int | None) -> Converter:
     """The converter of whole frames at ``size`` (see ``sample_frames``)."""
-    width, height = _wh(size)
-    return lambda frame: frame.to_ndarray(width=width, height=height, format="rgb24")
+    return pixels_at(_wh(size), "rgb24")  # the service's conversion
 
 
 def read_image(path: str | Path, size: Size | int | None = None) -> np.ndarray:
