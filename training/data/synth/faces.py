@@ -2,8 +2,9 @@
 
 Two real face photos ship in installable packages, and no face data set does:
 scikit-image's ``astronaut`` and matplotlib's ``grace_hopper.jpg``. The service's detector
-(through ``training.data.faces``) finds each photo's face box and keypoints once. A ``FaceComposite`` pastes the head (the photo inside
-a soft ellipse about the face box) into every frame of a clip, with a face width, position
+(through ``training.data.faces``) finds each photo's face box and keypoints once. A
+``FaceComposite`` pastes the head (the photo inside a soft ellipse about the face box) into
+every frame of a clip, with a face width, position
 and brightness that drift mildly over the clip, and knows where the face's box and
 keypoints are in every frame: ``face_region`` turns them into the soft mask the
 self-blend family blends through.
