@@ -29,6 +29,25 @@ class BatchMetrics:
     queue_wait: Histogram
     queue_depth: Gauge
 
+    @classmethod
+    def register(
+        cls, registry: CollectorRegistry, names: tuple[str, str, str, str, str], what: str, items: str
+    ) -> BatchMetrics:
+        """The five metrics of the batcher of `what` (e.g. "the model"), whose items are
+        `items` (e.g. "frames"), under `names` (duration, batch size, items, queue wait,
+        queue depth)."""
+        duration, batch_size, counted, wait, depth = names
+        return cls(
+            Histogram(duration, f"Time ONNX Runtime takes for one batch of {what}.",
+                      buckets=LATENCY_BUCKETS, registry=registry),
+            Histogram(batch_size, f"{items.capitalize()} per batch of {what}.",
+                      buckets=BATCH_BUCKETS, registry=registry),
+            Counter(counted, f"{items.capitalize()} run through {what}.", registry=registry),
+            Histogram(wait, f"Time {items} wait before their batch of {what} runs.",
+                      buckets=LATENCY_BUCKETS, registry=registry),
+            Gauge(depth, f"{items.capitalize()} waiting for a batch of {what}.", registry=registry),
+        )
+
 
 @dataclass
 class Metrics:
@@ -57,38 +76,10 @@ class Metrics:
             ["code"],
             registry=r,
         )
-        self.frames = Counter(
-            "distilscreen_frames_screened",
-            "Frames (face crops, for a face model) run through the model.",
-            registry=r,
-        )
         self.decode_duration = Histogram(
             "distilscreen_decode_duration_seconds",
             "Time to decode and resize one video.",
             buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.queue_wait = Histogram(
-            "distilscreen_queue_wait_seconds",
-            "Time a frame waits before its batch runs.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.inference_duration = Histogram(
-            "distilscreen_inference_duration_seconds",
-            "Time ONNX Runtime takes for one batch.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.batch_size = Histogram(
-            "distilscreen_batch_size_frames",
-            "Frames per inference batch.",
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        )
-        self.queue_depth = Gauge(
-            "distilscreen_queue_depth_frames",
-            "Frames waiting for a batch.",
             registry=r,
         )
         self.active = Gauge(
@@ -103,34 +94,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.detector_duration = Histogram(
-            "distilscreen_face_detector_duration_seconds",
-            "Time ONNX Runtime takes for one batch of the face detector.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.detector_batch_size = Histogram(
-            "distilscreen_face_detector_batch_size_frames",
-            "Scaled frames per face detector batch.",
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        )
-        self.detector_frames = Counter(
-            "distilscreen_face_detector_frames",
-            "Scaled frames run through the face detector (one per scale of each frame).",
-            registry=r,
-        )
-        self.detector_queue_wait = Histogram(
-            "distilscreen_face_detector_queue_wait_seconds",
-            "Time a frame waits before its face detector batch runs.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.detector_queue_depth = Gauge(
-            "distilscreen_face_detector_queue_depth_frames",
-            "Frames waiting for a face detector batch.",
-            registry=r,
-        )
         self.faces = Counter(
             "distilscreen_faces_detected",
             "Faces found and screened (face models).",
@@ -141,24 +104,22 @@ class Metrics:
             "Screened frames in which no face was found (face models).",
             registry=r,
         )
+        self.classifier_batches = BatchMetrics.register(
+            r,
+            ("distilscreen_inference_duration_seconds", "distilscreen_batch_size_frames",
+             "distilscreen_frames_screened", "distilscreen_queue_wait_seconds",
+             "distilscreen_queue_depth_frames"),
+            "the model", "frames",  # face crops, for a face model
+        )
+        self.detector_batches = BatchMetrics.register(
+            r,
+            ("distilscreen_face_detector_duration_seconds", "distilscreen_face_detector_batch_size_frames",
+             "distilscreen_face_detector_frames", "distilscreen_face_detector_queue_wait_seconds",
+             "distilscreen_face_detector_queue_depth_frames"),
+            "the face detector", "scaled frames",
+        )
         self.model = Info(
             "distilscreen_model",
             "The loaded model: name, version, providers, input size.",
             registry=r,
-        )
-
-    @property
-    def classifier_batches(self) -> BatchMetrics:
-        return BatchMetrics(
-            self.inference_duration, self.batch_size, self.frames, self.queue_wait, self.queue_depth
-        )
-
-    @property
-    def detector_batches(self) -> BatchMetrics:
-        return BatchMetrics(
-            self.detector_duration,
-            self.detector_batch_size,
-            self.detector_frames,
-            self.detector_queue_wait,
-            self.detector_queue_depth,
         )
