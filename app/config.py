@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     # Decoding
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads (0: auto)")
     decode_timeout_s: float = Field(120.0, gt=0, description="limit on the time spent decoding one video")
+    decode_workers: int = Field(
+        4, ge=0, description="decoder worker processes kept ready (more start when all are busy); "
+        "0: decode in the service process, without isolation"
+    )
+    decoder_memory_limit_bytes: int = Field(
+        2 * 1024**3, ge=256 * 1024**2, description="address space of one decoder worker (RLIMIT_AS)"
+    )
+    decoder_cpu_limit_s: int = Field(
+        300, ge=1, description="CPU seconds one upload's decoding may use (RLIMIT_CPU); "
+        "a stream gets them anew with each frame"
+    )
 
     # Limits on input
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")

@@ -73,6 +73,12 @@ class DecodeTimeout(ScreenError):
     code, status = "decode_timeout", 422
 
 
+class DecoderCrashed(ScreenError):
+    """The decoder worker died on this input (a signal, its memory or CPU limit, a hang)."""
+
+    code, status = "decoder_crashed", 422
+
+
 class BadFrame(ScreenError):
     code, status = "bad_frame", 422
 

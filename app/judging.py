@@ -1,5 +1,6 @@
-"""How a sampled frame becomes its answer: a `Judge` converts each decoded frame (in the
-decoding thread) and submits it to the shared batchers (on the event loop).
+"""How a sampled frame becomes its answer: a `Judge`'s conversions turn each decoded frame
+into its inputs (where it is decoded), and the judge submits them to the shared batchers
+(on the event loop).
 
 `FrameJudge` serves `crop: frame` models: the frame at the input size, one classifier run.
 `app.faces.stage.FaceJudge` serves `crop: face` models: detector, crops, classifier.
@@ -9,15 +10,14 @@ Both answer a `Judgement` per frame, so screening, streams and the CLI do not ca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import av
 import numpy as np
 
 from app.inference.batcher import Batcher, FrameResult
-from app.video.decode import pixels_at
+from app.video.conversion import Conversions, PixelsAt
 
 PIXEL_FORMATS = {"RGB": "rgb24", "BGR": "bgr24"}
 
@@ -46,11 +46,9 @@ class Judgement:
 class Judge(Protocol):
     """What screening needs of a judge."""
 
-    def converter(self, width: int, height: int) -> Callable[[av.VideoFrame], Any]:
-        """The conversion of decoded frames of this size (run in the decoding thread)."""
-
-    def convert_any(self, frame: av.VideoFrame) -> Any:
-        """The conversion of one frame of any size (a stream of images)."""
+    @property
+    def conversions(self) -> Conversions:
+        """What decoded frames are turned into (picklable: it runs in decoder workers)."""
 
     async def submit(self, converted: Any) -> Awaitable[Judgement]:
         """Queue one converted frame (waiting for room); returns its judgement to await."""
@@ -67,13 +65,7 @@ class FrameJudge:
 
     def __init__(self, classifier: Batcher[float], size: tuple[int, int], color: str) -> None:
         self.classifier = classifier
-        self._convert = pixels_at(size, PIXEL_FORMATS[color])
-
-    def converter(self, width: int, height: int) -> Callable[[av.VideoFrame], np.ndarray]:
-        return self._convert
-
-    def convert_any(self, frame: av.VideoFrame) -> np.ndarray:
-        return self._convert(frame)
+        self.conversions = PixelsAt(size, PIXEL_FORMATS[color])
 
     async def submit(self, converted: np.ndarray) -> Awaitable[Judgement]:
         return asyncio.ensure_future(_judged(await self.classifier.enqueue(converted)))

@@ -104,6 +104,17 @@ class Metrics:
             "Screened frames in which no face was found (face models).",
             registry=r,
         )
+        self.decoder_deaths = Counter(
+            "distilscreen_decoder_deaths",
+            "Decoder worker processes that died during a job, by cause (a signal's name, "
+            "memory_limit, timeout).",
+            ["cause"],
+            registry=r,
+        )
+        self.decoder_workers = Gauge(
+            "distilscreen_decoder_workers", "Decoder worker processes, by state (idle, busy).", ["state"],
+            registry=r,
+        )
         self.classifier_batches = BatchMetrics.register(
             r,
             ("distilscreen_inference_duration_seconds", "distilscreen_batch_size_frames",

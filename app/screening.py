@@ -1,6 +1,6 @@
-"""Screen one video: decode sampled frames in a worker thread, submit each to the judge
-(the shared batchers), gather per-frame answers, summarise. Used by the REST route and
-`distilscreen screen`."""
+"""Screen one video: decode sampled frames (in a decoder worker process, read by a thread),
+submit each to the judge (the shared batchers), gather per-frame answers, summarise. Used
+by the REST route and `distilscreen screen`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from app.schemas import (
     Timings,
     VideoFacts,
 )
-from app.video.decode import Limits, Sampling, VideoInfo, VideoReader
+from app.video.decode import Limits, Sampling, VideoInfo
+from app.video.decoders import Decoder, decoder_from_settings
 
 Verdict = Literal["authentic", "synthetic", "not_applicable"]
 
@@ -110,6 +111,7 @@ class Screener:
 
     card: ModelCard
     judge: Judge
+    decoder: Decoder
     limits: Limits
     max_frames: int
     default_max_frames: int
@@ -142,6 +144,7 @@ class Screener:
         return cls(
             card=engine.card,
             judge=judge,
+            decoder=decoder_from_settings(settings, metrics),
             limits=limits,
             max_frames=settings.max_frames,
             default_max_frames=settings.default_max_frames,
@@ -150,10 +153,12 @@ class Screener:
         )
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.decoder.start)
         await self.judge.start()
 
     async def stop(self) -> None:
         await self.judge.stop()
+        await asyncio.to_thread(self.decoder.stop)
 
     def sampling(self, options: ScreenOptions) -> Sampling:
         """Turn request options into decoder sampling, within the service's frame limit."""
@@ -197,14 +202,10 @@ class Screener:
         stop: threading.Event,
         loop: asyncio.AbstractEventLoop,
     ) -> _Decoded:
-        """Worker thread: decode and convert sampled frames and submit each (waiting when
+        """A thread: take the decoded, converted sampled frames and submit each (waiting when
         the batchers are full); only the frame's number and time stay here."""
-        with VideoReader(source, self.limits, self.decode_threads) as reader:
-            duration = reader.info.duration_s
-            if duration is not None and sampling.start_s >= duration:
-                raise InvalidOptions(f"start_s {sampling.start_s} is past the video's end ({duration:.2f} s)")
-            convert = self.judge.converter(reader.info.width, reader.info.height)
-            for frame in reader.converted(sampling, convert, stop.is_set):
+        with self.decoder.open(source, self.limits, self.decode_threads) as reader:
+            for frame in reader.converted(sampling, self.judge.conversions, stop.is_set):
                 submitted = asyncio.run_coroutine_threadsafe(self.judge.submit(frame.pixels), loop)
                 pending.append((frame.index, frame.time_s, submitted.result(timeout=self.limits.timeout_s)))
             if not pending and not stop.is_set():

@@ -43,7 +43,7 @@ def blazeface() -> Detect:
 
     def detect(image: np.ndarray) -> np.ndarray:
         plan = FacePlan.make((image.shape[1], image.shape[0]), crop, detector.spec, max_side=960)
-        views = plan.views(av.VideoFrame.from_ndarray(image, format="rgb24"))
+        views = plan.convert(av.VideoFrame.from_ndarray(image, format="rgb24"))
         faces = plan.faces(detector.detect_each(list(views.detector_inputs)))
         return np.array([f.box for f in faces]).reshape(-1, 4)
 

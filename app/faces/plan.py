@@ -49,16 +49,18 @@ class Scale:
 
 @dataclass(frozen=True)
 class FaceViews:
-    """What one decoded frame gives the face stage: the detector's inputs, one per scale,
-    and the frame faces are cut from (RGB)."""
+    """What one decoded frame gives the face stage: its plan, the detector's inputs (one per
+    scale) and the frame faces are cut from (RGB)."""
 
+    plan: FacePlan
     detector_inputs: tuple[np.ndarray, ...]
     crop_frame: np.ndarray
 
 
 @dataclass(frozen=True)
 class FacePlan:
-    """The face stage's geometry for frames of one size."""
+    """The face stage's geometry for frames of one size; the `Conversion` of such frames
+    into their `FaceViews` (`app.video.conversion`)."""
 
     source: Size
     scales: tuple[Scale, ...]
@@ -82,7 +84,13 @@ class FacePlan:
         crop_frame = _scaled(source, min(1.0, crop.size / (crop.min_face_px * crop.margin)))
         return cls(source, scales, crop_frame, crop, detector)
 
-    def views(self, frame: av.VideoFrame) -> FaceViews:
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The arrays of a frame's views: the detector inputs, then the crop frame."""
+        sizes = [s.padded for s in self.scales] + [self.crop_frame]
+        return tuple((height, width, 3) for width, height in sizes)
+
+    def convert(self, frame: av.VideoFrame) -> FaceViews:
         """The detector inputs and the crop frame of one decoded frame (swscale does every
         scaling and the colour conversion, straight from the decoded picture)."""
         inputs = []
@@ -92,7 +100,13 @@ class FacePlan:
             padded[: scale.inner[1], : scale.inner[0]] = pixels
             inputs.append(padded)
         crop_frame = frame.to_ndarray(width=self.crop_frame[0], height=self.crop_frame[1], format="rgb24")
-        return FaceViews(tuple(inputs), crop_frame)
+        return FaceViews(self, tuple(inputs), crop_frame)
+
+    def to_arrays(self, views: FaceViews) -> tuple[np.ndarray, ...]:
+        return (*views.detector_inputs, views.crop_frame)
+
+    def from_arrays(self, arrays: tuple[np.ndarray, ...]) -> FaceViews:
+        return FaceViews(self, tuple(arrays[:-1]), arrays[-1])
 
     def faces(self, detections: list[np.ndarray]) -> list[Face]:
         """Detections at each scale (`FaceDetector.detect` rows) -> the faces to screen:
@@ -112,6 +126,18 @@ class FacePlan:
             if len(faces) == self.crop.max_faces:
                 break
         return faces
+
+
+@dataclass(frozen=True)
+class FacePlanner:
+    """The face stage's `Conversions`: the plan for each frame size (picklable)."""
+
+    crop: FaceCrop
+    detector: DetectorSpec
+    max_side: int
+
+    def for_size(self, width: int, height: int) -> FacePlan:
+        return FacePlan.make((width, height), self.crop, self.detector, self.max_side)
 
 
 def _scaled(source: Size, factor: float) -> Size:

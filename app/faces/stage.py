@@ -1,7 +1,7 @@
 """The face stage of the service: detector batcher -> faces -> crops -> classifier batcher.
 
 Each sampled frame is decoded straight to the detector's scales and to the frame faces are
-cut from (`FacePlan.views`, in the decoding thread). Its detector inputs join the shared
+cut from (`FacePlan.convert`, in a decoder worker). Its detector inputs join the shared
 detector batcher; once they are answered, its faces are chosen and cut by the one cropper
 (`app.faces.crops`, the same code training cuts with) and join the shared classifier
 batcher. At most `max_in_flight` frames, over all clients, are between decoding and their
@@ -12,20 +12,17 @@ carries the classifier's backpressure back to the decoders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
-import av
 import numpy as np
 
 from app.card import FaceCrop
 from app.faces.crops import combine, cut_face
 from app.faces.detector import FaceDetector
-from app.faces.plan import Face, FacePlan, FaceViews
+from app.faces.plan import Face, FacePlanner, FaceViews
 from app.inference.batcher import Batcher
 from app.judging import Judgement, ScoredFace
 from app.metrics import Metrics
-
-Converted = tuple[FacePlan, FaceViews]
 
 
 class FaceJudge:
@@ -50,36 +47,24 @@ class FaceJudge:
         self.classifier = classifier
         self.crop = crop
         self.bgr = color == "BGR"  # crops are cut in RGB
-        self.max_side = max_side
+        self.conversions = FacePlanner(crop, detector.spec, max_side)
         self.metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
 
-    def plan(self, width: int, height: int) -> FacePlan:
-        return FacePlan.make((width, height), self.crop, self.detector.spec, self.max_side)
-
-    def converter(self, width: int, height: int) -> Callable[[av.VideoFrame], Converted]:
-        plan = self.plan(width, height)
-        return lambda frame: (plan, plan.views(frame))
-
-    def convert_any(self, frame: av.VideoFrame) -> Converted:
-        """For inputs whose frames may each have their own size (a stream of images)."""
-        return self.converter(frame.width, frame.height)(frame)
-
-    async def submit(self, converted: Converted) -> Awaitable[Judgement]:
+    async def submit(self, views: FaceViews) -> Awaitable[Judgement]:
         """Take a slot, queue the frame's detector inputs, and return its judgement's task;
         the slot is the task's until it is done (answered, failed or cancelled, even before
         it first ran), so frames in flight and their crops stay bounded."""
         await self._slots.acquire()
         futures: list[asyncio.Future] = []
         try:
-            plan, views = converted
             for x in views.detector_inputs:
                 futures.append(await self.detections.enqueue(x))
         except BaseException:
             _cancel(futures)
             self._slots.release()
             raise
-        task = asyncio.ensure_future(self._judge(plan, views, futures))
+        task = asyncio.ensure_future(self._judge(views, futures))
         task.add_done_callback(lambda done: self._finished(done, futures))
         return task
 
@@ -88,11 +73,11 @@ class FaceJudge:
             _cancel(futures)
         self._slots.release()
 
-    async def _judge(self, plan: FacePlan, views: FaceViews, futures: list[asyncio.Future]) -> Judgement:
+    async def _judge(self, views: FaceViews, futures: list[asyncio.Future]) -> Judgement:
         found = await asyncio.gather(*futures)
-        faces = plan.faces([r.value for r in found])
+        faces = views.plan.faces([r.value for r in found])
         # cutting copies regions of a full-size frame: off the event loop
-        crops = await asyncio.to_thread(self._cut, plan, views, faces)
+        crops = await asyncio.to_thread(self._cut, views, faces)
         del views  # the crop frame is no longer needed
         batches = {("detector", r.batch_id): r.inference_s for r in found}
         wait = max(r.queue_wait_s for r in found)
@@ -113,9 +98,9 @@ class FaceJudge:
         judged = tuple(ScoredFace(f.box, f.score, r.value) for f, r in zip(faces, scored, strict=True))
         return Judgement(combine([f.p_synthetic for f in judged], self.crop.combine), judged, wait, batches)
 
-    def _cut(self, plan: FacePlan, views: FaceViews, faces: list[Face]) -> list[np.ndarray]:
+    def _cut(self, views: FaceViews, faces: list[Face]) -> list[np.ndarray]:
         """The faces' crops, in the model's colour order."""
-        crops = [cut_face(views.crop_frame, plan.source, f.box, self.crop) for f in faces]
+        crops = [cut_face(views.crop_frame, views.plan.source, f.box, self.crop) for f in faces]
         return [np.ascontiguousarray(c[..., ::-1]) for c in crops] if self.bgr else crops
 
     async def start(self) -> None:

@@ -15,7 +15,7 @@ from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 
 from app.card import FaceCrop
-from app.errors import BadFrame, ScreenError, explain
+from app.errors import BadFrame, DecoderCrashed, ScreenError, explain
 from app.judging import Judgement
 from app.screening import Screener, face_scores, no_face, summarise
 from app.stream.protocol import (
@@ -27,8 +27,8 @@ from app.stream.protocol import (
     StreamConfig,
     SummaryMessage,
 )
-from app.video.decode import Limits, Sampling, VideoReader
-from app.video.sources import BytePipe, decode_image
+from app.video.decode import Limits, Sampling
+from app.video.sources import BytePipe
 
 _CLIENT_TEXT: TypeAdapter[StreamConfig | EndMessage] = TypeAdapter(ClientText)
 _DEMUXERS = {"h264": "h264", "container": None}
@@ -141,9 +141,10 @@ class StreamSession:
             self.received += 1
             try:
                 pixels = await asyncio.to_thread(
-                    decode_image, data, self.screener.judge.convert_any, self.screener.limits.max_pixels
+                    self.screener.decoder.image, data, self.screener.judge.conversions,
+                    self.screener.limits.max_pixels,
                 )
-            except BadFrame as exc:
+            except (BadFrame, DecoderCrashed) as exc:  # one bad image costs its frame
                 await self._report_bad_frame(exc, index)
                 continue
             if self.config.every_n is None or index % self.config.every_n == 0:
@@ -165,17 +166,18 @@ class StreamSession:
         try:
             await decoding
         except ScreenError as exc:
-            raise _fatal(CloseCode.INVALID_PAYLOAD, "corrupt_stream", exc.message) from exc
+            code = exc.code if isinstance(exc, DecoderCrashed) else "corrupt_stream"
+            raise _fatal(CloseCode.INVALID_PAYLOAD, code, exc.message) from exc
 
     def _decode_stream(self, pipe: BytePipe, demuxer: str | None, loop: asyncio.AbstractEventLoop) -> None:
-        """Worker thread: demux and decode the byte stream as it arrives; admit sampled frames."""
+        """A thread: the byte stream demuxed and decoded as it arrives; admit sampled frames."""
         screener = self.screener
         limits = Limits(screener.limits.max_pixels, math.inf, math.inf, screener.limits.allowed_codecs)
         sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps)
         try:
-            with VideoReader(pipe, limits, screener.decode_threads, format=demuxer) as reader:
-                convert = screener.judge.converter(reader.info.width, reader.info.height)
-                frames = reader.converted(sampling, convert, self._stopped.is_set, check_complete=False)
+            with screener.decoder.open(pipe, limits, screener.decode_threads, format=demuxer) as reader:
+                frames = reader.converted(sampling, screener.judge.conversions, self._stopped.is_set,
+                                          check_complete=False)
                 for frame in frames:
                     self.received = reader.frames_decoded
                     admit = self._admit(frame.pixels, frame.index, frame.time_s)

@@ -19,12 +19,14 @@ import numpy as np
 from app.errors import (
     CorruptVideo,
     DecodeTimeout,
+    InvalidOptions,
     NotAVideo,
     NoVideoStream,
     TooManyPixels,
     UnsupportedCodec,
     VideoTooLong,
 )
+from app.video.conversion import Conversions, PixelsAt
 
 T = TypeVar("T")
 
@@ -92,12 +94,6 @@ class SampledFrame(Generic[T]):
     pixels: T
 
 
-def pixels_at(size: tuple[int, int], pixel_format: str) -> Callable[[av.VideoFrame], np.ndarray]:
-    """A converter to `pixel_format` at `size` (width, height): swscale scales straight from
-    the decoded picture."""
-    return lambda frame: frame.to_ndarray(width=size[0], height=size[1], format=pixel_format)
-
-
 def looks_like_container(head: bytes) -> bool:
     """True when `head` starts like a known video container."""
     return any(head[offset : offset + len(magic)] == magic for offset, magic in _SIGNATURES)
@@ -151,20 +147,25 @@ class VideoReader:
         check_complete: bool = True,
     ) -> Iterator[SampledFrame[np.ndarray]]:
         """Yield the sampled frames, converted to `pixel_format` at `size` (width, height)."""
-        return self.converted(sampling, pixels_at(size, pixel_format), should_stop, check_complete)
+        return self.converted(sampling, PixelsAt(size, pixel_format), should_stop, check_complete)
 
     def converted(
         self,
         sampling: Sampling,
-        convert: Callable[[av.VideoFrame], T],
+        conversions: Conversions[T],
         should_stop: Callable[[], bool] = lambda: False,
         check_complete: bool = True,
     ) -> Iterator[SampledFrame[T]]:
-        """Yield the sampled frames, each passed through `convert` (timed as decoding).
+        """Yield the sampled frames, each converted by `conversions` for the video's size
+        (timed as decoding).
 
         At the end of a file, `check_complete` refuses one that ends well short of what it
         declares (truncated); a live stream declares nothing and is not checked.
         """
+        duration = self.info.duration_s
+        if duration is not None and sampling.start_s >= duration:
+            raise InvalidOptions(f"start_s {sampling.start_s} is past the video's end ({duration:.2f} s)")
+        convert = conversions.for_size(self.info.width, self.info.height).convert
         stream = self._container.streams.video[0]
         # frame threading holds back one frame per thread: fine for files, too slow for live
         stream.thread_type = "SLICE" if self.live else "AUTO"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import TypeVar
 
 import av
 import av.error
 
 from app.errors import BadFrame
+from app.video.conversion import Conversions
 
 T = TypeVar("T")
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"})
@@ -73,9 +73,9 @@ class BytePipe(io.RawIOBase):
         return n
 
 
-def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T], max_pixels: int) -> T:
+def decode_image(data: bytes, conversions: Conversions[T], max_pixels: int) -> T:
     """One encoded still (JPEG, PNG, WebP...) of at most `max_pixels` decoded with PyAV and
-    passed through `convert` (`app.video.decode.pixels_at` for pixels at a size)."""
+    converted by `conversions` for its size."""
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="replace") as container:
             if container.format.name not in IMAGE_FORMATS or not container.streams.video:
@@ -84,7 +84,7 @@ def decode_image(data: bytes, convert: Callable[[av.VideoFrame], T], max_pixels:
                 if frame.width * frame.height > max_pixels:
                     raise BadFrame(f"{frame.width}x{frame.height} = {frame.width * frame.height} pixels "
                                    f"> limit {max_pixels}")
-                return convert(frame)
+                return conversions.for_size(frame.width, frame.height).convert(frame)
     except (av.error.FFmpegError, OSError) as exc:
         raise BadFrame(f"the image does not decode: {exc}") from exc
     raise BadFrame("the image holds no frame")

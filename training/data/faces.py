@@ -30,7 +30,7 @@ MAX_SIDE: int = Settings.model_fields["face_detector_max_side"].default
 def face_crops(frame: av.VideoFrame, plan: FacePlan, detector: FaceDetector) -> list[tuple[Face, np.ndarray]]:
     """Every face the service would screen in `frame` and its crop, as the service cuts it
     (the detector run at batch 1 on each of the plan's scales)."""
-    views = plan.views(frame)
+    views = plan.convert(frame)
     faces = plan.faces([detector.detect(pixels[None])[0] for pixels in views.detector_inputs])
     return [(face, cut_face(views.crop_frame, plan.source, face.box, plan.crop)) for face in faces]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from app.video.decode import pixels_at
+from app.video.conversion import PixelsAt
 from training.data.sample import IMAGE_EXTENSIONS, DatasetError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int |
 
 def whole_frame(size: Size | int | None) -> Converter:
     """The converter of whole frames at ``size`` (see ``sample_frames``)."""
-    return pixels_at(_wh(size), "rgb24")  # the service's conversion
+    return PixelsAt(_wh(size)).convert  # the service's conversion
 
 
 def read_image(path: str | Path, size: Size | int | None = None) -> np.ndarray:

@@ -28,7 +28,7 @@ def faces_in(image: np.ndarray, detector: FaceDetector, min_face_px: int = 40) -
     crop = FaceCrop(kind="face", detector=NAME, size=64, min_face_px=min_face_px)
     height, width = image.shape[:2]
     plan = FacePlan.make((width, height), crop, DETECTORS[NAME], max_side=960)
-    views = plan.views(av.VideoFrame.from_ndarray(image, format="rgb24"))
+    views = plan.convert(av.VideoFrame.from_ndarray(image, format="rgb24"))
     return plan.faces([detector.detect(x[None])[0] for x in views.detector_inputs])
 
 
@@ -63,7 +63,7 @@ def test_recall_on_composites_of_40_px_and_larger(detector: FaceDetector, size: 
 def test_mixed_shapes_detect_as_they_would_alone(detector: FaceDetector) -> None:
     crop = FaceCrop(kind="face", detector=NAME, size=64)
     plan = FacePlan.make((512, 512), crop, DETECTORS[NAME], max_side=960)
-    inputs = list(plan.views(av.VideoFrame.from_ndarray(astronaut(), format="rgb24")).detector_inputs)
+    inputs = list(plan.convert(av.VideoFrame.from_ndarray(astronaut(), format="rgb24")).detector_inputs)
     assert len({x.shape for x in inputs}) == 2
     mixed = detector.detect_each(inputs + inputs[:1])
     alone = [detector.detect(x[None])[0] for x in inputs + inputs[:1]]

@@ -37,7 +37,7 @@ def test_the_largest_scale_is_capped() -> None:
 def test_views_are_scaled_and_padded_black() -> None:
     plan = FacePlan.make((320, 180), crop(min_face_px=20), SPEC, max_side=960)
     frame = av.VideoFrame.from_ndarray(np.full((180, 320, 3), 200, np.uint8), format="rgb24")
-    views = plan.views(frame)
+    views = plan.convert(frame)
     # 18 * 320 / 20 = 288: the next multiple of 192 is 384, past the frame: its own size
     assert [x.shape for x in views.detector_inputs] == [(128, 192, 3), (192, 320, 3)]
     small = views.detector_inputs[0]

@@ -13,6 +13,7 @@ import pytest
 
 from app.card import FaceCrop
 from app.faces.detector import FaceDetector
+from app.faces.plan import FaceViews
 from app.faces.stage import FaceJudge
 from app.inference.batcher import Batcher
 from app.metrics import Metrics
@@ -47,14 +48,16 @@ def judge(classify, max_in_flight: int = 2) -> FaceJudge:
                      max_in_flight=max_in_flight, metrics=metrics)
 
 
-def frame() -> av.VideoFrame:
-    return av.VideoFrame.from_ndarray(astronaut(), format="rgb24")
+def views(faces: FaceJudge) -> FaceViews:
+    """The face stage's views of skimage's astronaut, as a decoder worker converts them."""
+    image = av.VideoFrame.from_ndarray(astronaut(), format="rgb24")
+    return faces.conversions.for_size(image.width, image.height).convert(image)
 
 
 async def test_a_judgement_cancelled_before_it_ran_gives_its_slot_back() -> None:
     faces = judge(lambda crops: [0.5] * len(crops))
     await faces.start()
-    converted = faces.convert_any(frame())
+    converted = views(faces)
     for _ in range(3):  # with 2 slots, a lost one would leave the third submit waiting forever
         (await asyncio.wait_for(faces.submit(converted), 30)).cancel()
     judged = await asyncio.wait_for(await faces.submit(converted), 30)
@@ -66,7 +69,7 @@ async def test_a_frame_keeps_its_slot_until_its_faces_are_answered() -> None:
     gate = GatedClassifier()
     faces = judge(gate, max_in_flight=2)
     await faces.start()
-    converted = faces.convert_any(frame())
+    converted = views(faces)
     first = [await faces.submit(converted) for _ in range(2)]
     await asyncio.to_thread(gate.entered.wait, 30)  # both frames' crops wait on the classifier
     third = asyncio.ensure_future(faces.submit(converted))

@@ -38,7 +38,7 @@ def service_crops(frames: list[av.VideoFrame], crop: FaceCrop, detector: FaceDet
     """What the service does with a batch of decoded frames: views, the detector batched
     over the frames at each scale, faces, cuts. Per frame: (score, crop) of each face."""
     plan = FacePlan.make((frames[0].width, frames[0].height), crop, DETECTORS[crop.detector], MAX_SIDE)
-    views = [plan.views(frame) for frame in frames]
+    views = [plan.convert(frame) for frame in frames]
     per_scale = [detector.detect(np.stack([v.detector_inputs[s] for v in views]))
                  for s in range(len(plan.scales))]
     out = []
