@@ -93,8 +93,8 @@ class Settings(BaseSettings):
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads (0: auto)")
     decode_timeout_s: float = Field(120.0, gt=0, description="limit on the time spent decoding one video")
     decode_workers: int = Field(
-        4, ge=0, description="decoder worker processes kept ready (more start when all are busy); "
-        "0: decode in the service process, without isolation"
+        4, ge=0, description="decoder worker processes kept running (more start when all are busy, "
+        "and stay a minute after); 0: decode in the service process, without isolation"
     )
     decoder_memory_limit_bytes: int = Field(
         2 * 1024**3, ge=256 * 1024**2, description="address space of one decoder worker (RLIMIT_AS)"

@@ -102,12 +102,16 @@ def end_to_end_fps(url: str, video: Path) -> tuple[float, int]:
     return screened / elapsed, screened
 
 
-def start_service(port: int, model: Path | None = None) -> subprocess.Popen:
-    """`distilscreen serve` on `port` (the model: `model`, else DISTILSCREEN_MODEL_PATH), ready."""
+def start_service(
+    port: int, model: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`distilscreen serve` on `port` (the model: `model`, else DISTILSCREEN_MODEL_PATH; `env`
+    on top of ours), ready."""
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          *(["--model", str(model)] if model else [])],
         cwd=ROOT,
+        env=os.environ | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -121,6 +125,10 @@ def start_service(port: int, model: Path | None = None) -> subprocess.Popen:
         time.sleep(0.2)
     process.kill()
     raise SystemExit("the service did not become ready in 120 s")
+
+
+# The service as configured (decoding in worker processes), and decoding in its own process.
+IN_PROCESS = {"DISTILSCREEN_DECODE_WORKERS": "0"}
 
 
 def machine() -> str:

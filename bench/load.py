@@ -4,10 +4,17 @@ For --seconds, each upload worker posts a 720p clip again and again, and each st
 worker sends a 720p H.264 Annex-B stream in real time, one encoded frame per message, and
 times each frame from sending to its answer. Printed: total frames/s, stream latency
 p50/p95/p99, whether every stream kept up, mean and max batch size (from /metrics),
-rejected requests. Before the load, D (decode of the stream clip) and I (inference at the
-max batch) are measured on the same machine, for the bound B = 1/(1/D + 1/I) (CPU).
+rejected requests, and whether every upload was answered for each of its frames. Before
+the load, D (decode of the stream clip) and I (inference at the max batch) are measured on
+the same machine, for the bound B = 1/(1/D + 1/I) (CPU).
+
+With --compare, the same load runs alternately (--rounds times each, after a 5 s warm-up of
+each) against the service as configured (decoding in worker processes) and one decoding in
+its own process (DISTILSCREEN_DECODE_WORKERS=0), and the medians of their frames/s are
+compared.
 
     python bench/load.py [--url URL] [--uploads 2] [--streams 8] [--seconds 20]
+    python bench/load.py --uploads 16 --streams 0 --seconds 10 --compare
 """
 
 from __future__ import annotations
@@ -17,15 +24,17 @@ import asyncio
 import json
 import os
 import re
+import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import httpx
 import numpy as np
 import websockets
-from common import decode_fps, inference_fps, limits_of, machine, make_clip, start_service
+from common import IN_PROCESS, decode_fps, inference_fps, limits_of, machine, make_clip, start_service
 
 from app.config import Settings
 from app.inference.engine import Engine
@@ -47,12 +56,15 @@ def packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in container.demux(video=0) if p.size]
 
 
-async def upload_worker(url: str, body: bytes, stop_at: float, tally: dict[str, int]) -> None:
+async def upload_worker(url: str, body: bytes, frames: int, stop_at: float, tally: dict[str, int]) -> None:
     async with httpx.AsyncClient(timeout=120) as client:
         while time.monotonic() < stop_at:
             r = await client.post(f"{url}/v1/screen", content=body, headers={"content-type": "video/mp4"})
             if r.status_code == 200:
-                tally["upload_frames"] += r.json()["video"]["frames_screened"]
+                answered = len(r.json()["frames"])
+                tally["upload_frames"] += answered
+                if answered != frames:  # frames in must be answers out
+                    tally["upload_incomplete"] = tally.get("upload_incomplete", 0) + 1
             else:
                 tally[f"upload_{r.status_code}"] = tally.get(f"upload_{r.status_code}", 0) + 1
                 await asyncio.sleep(float(r.headers.get("retry-after", 1)))
@@ -104,17 +116,67 @@ def batch_stats(before: dict[str, float], after: dict[str, float]) -> tuple[floa
     return (total / count if count else 0.0), int(largest)
 
 
-async def run_load(url: str, args: argparse.Namespace, upload_body: bytes, frames: list[bytes]) -> dict:
+async def run_load(
+    url: str, args: argparse.Namespace, upload_body: bytes, upload_frames: int, frames: list[bytes]
+) -> dict:
     tally = {"upload_frames": 0, "stream_frames": 0, "stream_sent": 0}
     latencies: list[float] = []
     stop_at = time.monotonic() + args.seconds
-    jobs = [upload_worker(url, upload_body, stop_at, tally) for _ in range(args.uploads)]
+    jobs = [upload_worker(url, upload_body, upload_frames, stop_at, tally) for _ in range(args.uploads)]
     jobs += [
         stream_worker(url, frames, args.fps, args.seconds, latencies, tally) for _ in range(args.streams)
     ]
     started = time.perf_counter()
     await asyncio.gather(*jobs)
     return {"elapsed": time.perf_counter() - started, "tally": tally, "latencies": latencies}
+
+
+@dataclass
+class Run:
+    """One load against one service: what it screened and answered."""
+
+    rate: float  # frames/s screened
+    tally: dict[str, int]
+    latencies_ms: np.ndarray
+    mean_batch: float
+    max_batch: int
+    rejected: dict[str, float]
+
+
+def measure(
+    url: str, args: argparse.Namespace, upload: bytes, upload_frames: int, stream: list[bytes]
+) -> Run:
+    before = scrape(url)
+    result = asyncio.run(run_load(url, args, upload, upload_frames, stream))
+    after = scrape(url)
+    counter = "distilscreen_frames_screened_total"
+    screened = after[counter] - before.get(counter, 0)
+    mean_batch, max_batch = batch_stats(before, after)
+    rejected = {
+        k: after[k] - before.get(k, 0) for k in after if k.startswith("distilscreen_rejected_requests_total")
+    }
+    return Run(screened / result["elapsed"], result["tally"], np.array(result["latencies"]) * 1000,
+               mean_batch, max_batch, {k: v for k, v in rejected.items() if v})
+
+
+def report(run: Run, bound: float, args: argparse.Namespace, batch_size: int) -> None:
+    tally, lat = run.tally, run.latencies_ms
+    print(f"total:    {run.rate:.1f} frames/s screened = {run.rate / bound:.2f} x B")
+    if len(lat):
+        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+        print(f"streams:  {tally['stream_frames']} answered of {tally['stream_sent']} sent")
+        print(f"latency:  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f} ms (target p99 <= 100 ms)")
+        print(f"realtime: {'yes' if p99 <= 100 else 'no'} (p99 <= 100 ms at {args.fps:g} fps per stream)")
+    fill = run.mean_batch / batch_size
+    print(f"batches:  mean {run.mean_batch:.1f}, max {run.max_batch} of {batch_size}, fill {fill:.2f}")
+    others = {
+        k: v
+        for k, v in tally.items()
+        if k.startswith(("upload_4", "upload_5", "upload_incomplete", "stream_"))
+        and k not in ("stream_frames", "stream_sent")
+    }
+    print(f"uploads:  {tally['upload_frames']} frames answered; other outcomes {others or 'none'}")
+    print(f"rejected: {run.rejected or 'none'}; dropped: none (streams pause reading instead of dropping)")
 
 
 def main() -> None:
@@ -124,7 +186,12 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--fps", type=float, default=30)
+    parser.add_argument("--compare", action="store_true",
+                        help="also load a service decoding in its own process, alternately")
+    parser.add_argument("--rounds", type=int, default=3, help="loads of each service with --compare")
     args = parser.parse_args()
+    if args.compare and args.url:
+        parser.error("--compare starts its own two services: leave out --url")
 
     settings = Settings()
     engine = Engine.from_settings(settings)
@@ -139,45 +206,37 @@ def main() -> None:
     d, decoded = decode_fps(bound_clip, engine, limits_of(settings))
     i = inference_fps(engine, np.concatenate([decoded] * 2), settings.max_batch_size)
     bound = 1 / (1 / d + 1 / i)
+    load = (upload_clip.read_bytes(), 150, packets(stream_clip))
 
-    service = None if args.url else start_service(port := 19000 + os.getpid() % 1000)
-    url = args.url or f"http://127.0.0.1:{port}"
+    port = 19000 + os.getpid() % 1000
+    envs = {"workers": {}, "in-process": IN_PROCESS} if args.compare else {"service": {}}
+    urls = {name: args.url or f"http://127.0.0.1:{port + n}" for n, name in enumerate(envs)}
+    services = [] if args.url else [start_service(port + n, env=env) for n, env in enumerate(envs.values())]
+    runs: dict[str, list[Run]] = {name: [] for name in envs}
     try:
-        before = scrape(url)
-        result = asyncio.run(run_load(url, args, upload_clip.read_bytes(), packets(stream_clip)))
-        after = scrape(url)
+        if args.compare:  # a burst starts workers beyond the pool's size once: measure after it
+            warm_up = argparse.Namespace(**vars(args) | {"seconds": min(5.0, args.seconds)})
+            for url in urls.values():
+                measure(url, warm_up, *load)
+        for _ in range(args.rounds if args.compare else 1):
+            for name, url in urls.items():  # alternately: drift on a shared machine hits both
+                runs[name].append(measure(url, args, *load))
     finally:
-        if service is not None:
+        for service in services:
             service.terminate()
             service.wait()
-    tally, lat = result["tally"], np.array(result["latencies"]) * 1000
-    screened = after["distilscreen_frames_screened_total"] - before.get(
-        "distilscreen_frames_screened_total", 0
-    )
-    mean_batch, max_batch = batch_stats(before, after)
-    rejected = {
-        k: after[k] - before.get(k, 0) for k in after if k.startswith("distilscreen_rejected_requests_total")
-    }
-    card, rate = engine.card, screened / result["elapsed"]
+    card = engine.card
     print(f"machine:  {machine()}")
     print(f"model:    {card.name} @ {card.input.width}x{card.input.height} on {engine.providers}")
     print(f"load:     {args.uploads} uploads + {args.streams} 720p streams at {args.fps:g} fps")
     print(f"bound:    D {d:.1f} ({bound_clip.name})  I {i:.1f}  B = 1/(1/D + 1/I) {bound:.1f} frames/s")
-    print(f"total:    {rate:.1f} frames/s screened = {rate / bound:.2f} x B")
-    if len(lat):
-        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-        print(f"streams:  {tally['stream_frames']} answered of {tally['stream_sent']} sent")
-        print(f"latency:  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f} ms (target p99 <= 100 ms)")
-        print(f"realtime: {'yes' if p99 <= 100 else 'no'} (p99 <= 100 ms at {args.fps:g} fps per stream)")
-    fill = mean_batch / settings.max_batch_size
-    print(f"batches:  mean {mean_batch:.1f}, max {max_batch} of {settings.max_batch_size}, fill {fill:.2f}")
-    others = {
-        k: v
-        for k, v in tally.items()
-        if k.startswith(("upload_4", "upload_5", "stream_")) and k not in ("stream_frames", "stream_sent")
-    }
-    print(f"uploads:  {tally['upload_frames']} frames screened; other outcomes {others or 'none'}")
-    print(f"rejected: {rejected or 'none'}; dropped: none (streams pause reading instead of dropping)")
+    for name, done in runs.items():
+        if args.compare:
+            print(f"--- {name}: frames/s {[round(r.rate, 1) for r in done]}; the median run:")
+        report(sorted(done, key=lambda r: r.rate)[len(done) // 2], bound, args, settings.max_batch_size)
+    if args.compare:
+        workers, local = (statistics.median(r.rate for r in runs[n]) for n in envs)
+        print(f"workers / in-process = {workers / local:.3f} (medians: {workers:.1f} / {local:.1f} frames/s)")
 
 
 if __name__ == "__main__":

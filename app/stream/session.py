@@ -135,6 +135,17 @@ class StreamSession:
             return None
         raise _fatal(CloseCode.UNSUPPORTED_DATA, "unexpected_config", "the config was already given")
 
+    async def _next_binary_unless(self, decoding: asyncio.Future) -> bytes | None:
+        """The next binary message, or None once the client sent `end` or `decoding` ended
+        (a broken stream is answered at once, not at the client's next message)."""
+        receiving = asyncio.ensure_future(self._next_binary())
+        await asyncio.wait((receiving, decoding), return_when=asyncio.FIRST_COMPLETED)
+        if not receiving.done():
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+            return None
+        return receiving.result()
+
     async def _receive_images(self) -> None:
         while (data := await self._next_binary()) is not None:
             index = self.received
@@ -155,7 +166,7 @@ class StreamSession:
         loop = asyncio.get_running_loop()
         decoding = asyncio.create_task(asyncio.to_thread(self._decode_stream, pipe, demuxer, loop))
         try:
-            while not decoding.done() and (chunk := await self._next_binary()) is not None:
+            while (chunk := await self._next_binary_unless(decoding)) is not None:
                 await asyncio.to_thread(pipe.feed, chunk)
         except BaseException:
             self._stop()

@@ -53,6 +53,7 @@ from app.video.worker import (
 
 T = TypeVar("T")
 SLOTS = 8  # frames a worker may decode ahead of the service
+IDLE_S = 60.0  # how long a worker started beyond the pool's size may wait for a job
 POLL_S = 0.25  # how often a waiting job looks at its stop flag
 KILL_GRACE_S = 2.0  # past the decode time limit, before the service kills a worker
 
@@ -78,6 +79,7 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.acks = Connection(acks_write, readable=False)
         self._sending = threading.Lock()
+        self.idle_since = time.monotonic()
 
     @property
     def pid(self) -> int:
@@ -119,7 +121,8 @@ class _Worker:
 
 
 class DecoderPool:
-    """Decoder worker processes: `size` kept ready, more started when all are busy."""
+    """Decoder worker processes: `size` kept ready, more started when all are busy (they
+    stay while there is work for them: IDLE_S)."""
 
     def __init__(self, size: int, memory_bytes: int, cpu_limit_s: int, metrics: Metrics) -> None:
         if size < 1:
@@ -172,34 +175,33 @@ class DecoderPool:
 
     def _acquire(self) -> _Worker:
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
-                    break
-                self._died_idle(worker)
-            else:
-                worker = _Worker(self.memory_bytes)
+            worker = self._idle.pop() if self._idle else _Worker(self.memory_bytes)
             self._busy.add(worker)
+        if not worker.alive():  # it died while idle (an OOM killer, an operator)
+            self.metrics.decoder_deaths.labels(worker.exit_cause()).inc()
+            self._release(worker, clean=False)
+            return self._acquire()
         self._count()
         return worker
 
-    def _died_idle(self, worker: _Worker) -> None:
-        self.metrics.decoder_deaths.labels(worker.exit_cause()).inc()
-        worker.close(kill=False)
-
     def _release(self, worker: _Worker, clean: bool) -> None:
-        """A job's end: its worker serves again if the job ended cleanly and the pool is short
-        of ready workers; otherwise it is closed (killed if the job did not end), and replaced."""
+        """A job's end: its worker serves again if the job ended cleanly, else it is closed
+        (killed if the job did not end). Workers beyond `size` idle for IDLE_S are closed;
+        the pool is topped up to `size`."""
+        closing = []
         with self._lock:
             self._busy.discard(worker)
-            keep = clean and len(self._idle) < self.size
-            if keep:
-                self._idle.append(worker)
-        if not keep:
-            worker.close(kill=not clean)
-            with self._lock:
-                if len(self._idle) < self.size:
-                    self._idle.append(_Worker(self.memory_bytes))
+            if clean:
+                worker.idle_since = time.monotonic()
+                self._idle.append(worker)  # the most recently used is taken first
+            else:
+                closing.append(worker)
+            while len(self._idle) > self.size and self._idle[0].idle_since < time.monotonic() - IDLE_S:
+                closing.append(self._idle.pop(0))
+            missing = self.size - len(self._idle) - len(self._busy)
+            self._idle[:0] = [_Worker(self.memory_bytes) for _ in range(missing)]
+        for old in closing:
+            old.close(kill=old is worker and not clean)
         self._count()
 
     def _count(self) -> None:

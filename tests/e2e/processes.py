@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,6 +50,11 @@ class Service:
 
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def children(self) -> list[int]:
+        """The service's child processes (its decoder workers), zombies included."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        return sorted(int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split())
 
     def drain(self) -> None:
         threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()

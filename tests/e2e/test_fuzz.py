@@ -84,11 +84,13 @@ class Outcome:
 @dataclass(frozen=True)
 class Resources:
     """What the service process holds: open fds (targets by number), files in its TMPDIR
-    (ONNX Runtime's telemetry leaves a `.ses` there at start), and the entries of /dev/shm."""
+    (ONNX Runtime's telemetry leaves a `.ses` there at start), the entries of /dev/shm, and
+    its child processes (zombies too)."""
 
     fds: dict[int, str]
     spooled: set[str]
     shm: set[str]
+    children: int
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +184,8 @@ def _fds(pid: int) -> dict[int, str]:
 
 def resources(live: Live) -> Resources:
     pid = live.service.process.pid
-    return Resources(_fds(pid), set(os.listdir(live.spool)), set(os.listdir("/dev/shm")))
+    return Resources(_fds(pid), set(os.listdir(live.spool)), set(os.listdir("/dev/shm")),
+                     len(live.service.children()))
 
 
 def settled(live: Live) -> Resources:
@@ -216,6 +219,8 @@ def leaks(live: Live, before: Resources) -> list[str]:
             found.append(f"new files in TMPDIR: {spooled}")
         if shm := sorted(after.shm - before.shm):
             found.append(f"new in /dev/shm: {shm}")
+        if after.children > before.children:
+            found.append(f"{after.children} child processes, {before.children} before")
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
