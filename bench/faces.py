@@ -31,7 +31,7 @@ from app.card import FaceCrop
 from app.config import Settings
 from app.faces.crops import cut_face
 from app.faces.detector import FaceDetector
-from app.faces.plan import FacePlan, FaceViews
+from app.faces.plan import FacePlanner, FaceViews
 from app.inference.engine import Engine
 from app.video.decode import Limits, Sampling, VideoReader
 
@@ -47,13 +47,12 @@ def _paste(view: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
     view[y : y + h, x : x + w] = patch
 
 
-def decode_views(video: Path, plan_of, limits: Limits) -> tuple[float, list[FaceViews], FacePlan]:
-    """D_f: every frame decoded and converted to the face stage's views."""
+def decode_views(video: Path, planner: FacePlanner, limits: Limits) -> tuple[float, list[FaceViews]]:
+    """D_f: every frame decoded and converted to the face stage's views (in this process)."""
     started = time.perf_counter()
     with video.open("rb") as source, VideoReader(source, limits) as reader:
-        plan = plan_of(reader.info.width, reader.info.height)
-        views = [f.pixels for f in reader.converted(Sampling(max_frames=10**9), plan.views)]
-    return len(views) / (time.perf_counter() - started), views, plan
+        views = [f.pixels for f in reader.converted(Sampling(max_frames=10**9), planner)]
+    return len(views) / (time.perf_counter() - started), views
 
 
 def detector_fps(detector: FaceDetector, views: list[FaceViews], batch: int) -> tuple[float, list]:
@@ -94,8 +93,7 @@ def main() -> None:
         crop.detector, settings.providers, settings.intra_op_threads, settings.detectors_dir
     )
 
-    def plan_of(width: int, height: int) -> FacePlan:
-        return FacePlan.make((width, height), crop, detector.spec, settings.face_detector_max_side)
+    planner = FacePlanner(crop, detector.spec, settings.face_detector_max_side)
 
     video = args.video or face_clip(Path(tempfile.mkdtemp()) / "bench-faces-720p.mp4", args.frames)
     port = 18000 + os.getpid() % 1000
@@ -107,7 +105,8 @@ def main() -> None:
         for url in urls.values():
             end_to_end_fps(url, video)  # warm each side once
         for _ in range(args.repeats):  # interleaved: drift on a shared machine hits every figure
-            d, views, plan = decode_views(video, plan_of, limits_of(settings))
+            d, views = decode_views(video, planner, limits_of(settings))
+            plan = views[0].plan
             det, found = detector_fps(detector, views, settings.face_detector_batch_size)
             faces = [plan.faces(rows) for rows in found]
             crops = np.stack([cut_face(v.crop_frame, plan.source, f.box, crop)
