@@ -19,8 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from app.card import CardError
 from app.config import Settings
+from app.contract.card import CardError
 from app.errors import ScreenError
 from app.inference.engine import Engine
 from app.metrics import Metrics

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.faces.plan import DEFAULT_MAX_SIDE
 from app.faces.registry import DETECTORS_DIR
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "distilscreen-student.onnx"
@@ -75,7 +76,8 @@ class Settings(BaseSettings):
     detectors_dir: Path = Field(DETECTORS_DIR, description="folder of the face detectors' ONNX files")
     face_detector_batch_size: int = Field(8, ge=1, le=256, description="scaled frames per detector batch")
     face_detector_max_side: int = Field(
-        960, ge=192, le=4096, description="longest side the detector runs at (small faces in large frames)"
+        DEFAULT_MAX_SIDE, ge=192, le=4096,
+        description="longest side the detector runs at (small faces in large frames)",
     )
     max_face_frames_in_flight: int = Field(
         32, ge=1, description="frames, all clients, between decoding and their answer (decoders wait beyond)"

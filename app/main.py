@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from app.admission import Admission
-from app.card import CardError
 from app.config import Settings
+from app.contract.card import CardError
 from app.deps import require_api_key
 from app.http import MetricsMiddleware, error_responses, install_error_handlers
 from app.inference.engine import Engine

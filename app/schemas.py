@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.card import ModelCard
+from app.contract.card import ModelCard
 
 
 class ScreenOptions(BaseModel):

@@ -13,8 +13,8 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from app.card import FaceCrop, ModelCard
 from app.config import Settings
+from app.contract.card import FaceCrop, ModelCard
 from app.errors import InvalidOptions
 from app.faces.detector import FaceDetector
 from app.faces.stage import FaceJudge

@@ -27,7 +27,7 @@ import numpy as np
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.card import FaceCrop  # noqa: E402
+from app.contract.card import FaceCrop  # noqa: E402
 from app.faces.boxes import iou  # noqa: E402
 from app.faces.detector import FaceDetector  # noqa: E402
 from app.faces.plan import FacePlan  # noqa: E402

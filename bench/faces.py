@@ -27,8 +27,8 @@ import numpy as np
 from common import ROOT, end_to_end_fps, limits_of, machine, make_clip, start_service
 from skimage import data
 
-from app.card import FaceCrop
 from app.config import Settings
+from app.contract.card import FaceCrop
 from app.faces.crops import cut_face
 from app.faces.detector import FaceDetector
 from app.faces.plan import FacePlanner, FaceViews

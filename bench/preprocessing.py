@@ -27,7 +27,7 @@ import onnx
 import torch
 from common import machine
 
-from app.card import InputSpec, ModelCard, OutputSpec
+from app.contract.card import InputSpec, ModelCard, OutputSpec
 from training.cardfile import attach_card
 from training.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_student
 from training.registry import NETS

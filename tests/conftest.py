@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.baseline import build_baseline
 from tests.helpers import MODEL_SIZE, encode_video, running_client
-from training.baseline import build_baseline
 
 VideoFactory = Callable[..., Path]
 

@@ -14,8 +14,8 @@ import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.card import ModelCard
 from app.config import Settings
+from app.contract.card import ModelCard
 from training.cardfile import attach_card, read_card
 
 MODEL_SIZE = 64

@@ -4,7 +4,7 @@ so that the service serves it as is; then check the result on real photos.
 `attach` reads what the graph tells (the input tensor, its dtype, layout and fixed height
 and width; the logits tensor), fills in the rest from its arguments, and writes the file
 only when every check passes: the card validates; the service's engine loads the file
-(`app.inference.engine.check_io`: the card's tensors, dtype and shape are the graph's);
+(`app.contract.predictor.check_io`: the card's tensors, dtype and shape are the graph's);
 a batch of two real photos (`sample_photos()`, cut as the card says: resized for a frame
 crop, their faces found and cut by the service's detector and cropper for a face crop)
 gives finite (2, 2) logits; and the optional known-synthetic / known-authentic images
@@ -27,14 +27,14 @@ import onnx
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 from pydantic import ValidationError
 
-from app.card import CLASSES, CardError, FaceCrop, FrameCrop, ModelCard
+from app.contract.card import CLASSES, CardError, FaceCrop, FrameCrop, ModelCard
+from app.contract.predictor import Predictor
 from app.errors import explain
 from app.faces.crops import combine
 from app.faces.detector import FaceDetector
-from app.faces.plan import FacePlan
-from app.inference.engine import Engine
+from app.faces.plan import DEFAULT_MAX_SIDE, FacePlan
 from training.cardfile import attach_card
-from training.data.faces import MAX_SIDE, face_crops
+from training.data.faces import face_crops
 from training.speed import CPU, load_engine
 
 DETECTOR = "blazeface_full_range"
@@ -187,7 +187,7 @@ def _check(staged: Path, model: Path, out: Path, synthetic: str | Path | None,
     return Attached(out, engine.card, engine.providers, samples, checks, notes)
 
 
-def _run(engine: Engine, batch: np.ndarray, model: Path) -> np.ndarray:
+def _run(engine: Predictor, batch: np.ndarray, model: Path) -> np.ndarray:
     """The logits of `batch`, which must be (N, 2) and finite."""
     try:
         raw = engine.logits(batch)
@@ -202,7 +202,7 @@ def _run(engine: Engine, batch: np.ndarray, model: Path) -> np.ndarray:
     return raw
 
 
-def judge(engine: Engine, inputs: np.ndarray) -> float:
+def judge(engine: Predictor, inputs: np.ndarray) -> float:
     """p_synthetic of one picture from its `model_inputs`, as the service judges a frame:
     the whole frame's, or the `crop.combine` of its faces'."""
     p = engine.predict(inputs)
@@ -220,7 +220,7 @@ def model_inputs(picture: av.VideoFrame, card: ModelCard, detector: FaceDetector
         pixels = picture.to_ndarray(width=spec.width, height=spec.height, format="rgb24")[None]
     else:
         crop = card.crop
-        plan = FacePlan.make((picture.width, picture.height), crop, detector.spec, MAX_SIDE)
+        plan = FacePlan.make((picture.width, picture.height), crop, detector.spec, DEFAULT_MAX_SIDE)
         found = face_crops(picture, plan, detector)
         if not found:
             raise AttachError(f"{source}: {detector.name} finds no face of at least "

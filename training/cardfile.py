@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 
-from app.card import CARD_KEY, ModelCard, parse_card
+from app.contract.card import CARD_KEY, ModelCard, parse_card
 
 
 def attach_card(model: onnx.ModelProto, card: ModelCard) -> onnx.ModelProto:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from app.card import Calibration, FaceCrop, FrameCrop, ModelCard
+from app.contract.card import Calibration, FaceCrop, FrameCrop, ModelCard
 from training.attach import sample_frames
 from training.export import export_student
 from training.registry import NETS, UnknownNameError

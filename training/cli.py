@@ -194,7 +194,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export_checkpoint(args: argparse.Namespace) -> int:
-    from app.card import Calibration
+    from app.contract.card import Calibration
     from training.attach import make_crop
     from training.checkpoint import export_checkpoint
 

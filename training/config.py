@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from app.card import Crop, FaceCrop, FrameCrop
+from app.contract.card import Crop, FaceCrop, FrameCrop
 
 PRESETS = Path(__file__).parent / "presets"
 
@@ -60,7 +60,7 @@ class DataConfig:
     them on the ensemble's soft labels alone (the teachers and the undistilled student never
     see them); clips of a group in val or test are dropped.
 
-    `crop` is the card's crop spec (`app.card`), validated as the service will: `frame`
+    `crop` is the card's crop spec (`app.contract.card`), validated as the service will: `frame`
     (the default: whole frames, resized) or `face` (`{kind: face, detector, size, margin,
     min_face_px, ...}`): every frame becomes its best face's crop, cut by the service's
     face stage (`training.data.faces`), and the exported card says so."""

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from app.card import Calibration
+from app.contract.card import Calibration
 from training.calibrate import CalibrationFit, calibrate, p_synthetic
 from training.cardfile import attach_card, read_card
 from training.data import sample_frames

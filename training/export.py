@@ -34,8 +34,8 @@ from onnxruntime.transformers.float16 import convert_float_to_float16
 from onnxruntime.transformers.onnx_model import OnnxModel
 from torch import nn
 
-from app.card import Calibration, Crop, FrameCrop, InputSpec, ModelCard, OutputSpec
-from app.inference.engine import Engine
+from app.contract.card import Calibration, Crop, FrameCrop, InputSpec, ModelCard, OutputSpec
+from app.contract.predictor import Predictor
 from training.calibrate import p_synthetic
 from training.cardfile import attach_card, read_card
 from training.metrics import frame_auc
@@ -254,7 +254,7 @@ class _Batches(CalibrationDataReader):
         return next(self._items, None)
 
 
-def _parity_gap(model: nn.Module, engine: Engine, frames: np.ndarray) -> float:
+def _parity_gap(model: nn.Module, engine: Predictor, frames: np.ndarray) -> float:
     """max |p_onnx - p_torch| over `frames`, at the card's temperature."""
     temperature = engine.card.calibration.temperature
     return max(
@@ -267,7 +267,7 @@ def _chunks(frames: np.ndarray, size: int = CHUNK) -> Iterator[np.ndarray]:
     return (frames[i:i + size] for i in range(0, len(frames), size))
 
 
-def _predict(engine: Engine, frames: np.ndarray) -> np.ndarray:
+def _predict(engine: Predictor, frames: np.ndarray) -> np.ndarray:
     """p_synthetic of many frames, a chunk at a time (bounded memory)."""
     return np.concatenate([engine.predict(chunk) for chunk in _chunks(frames)])
 

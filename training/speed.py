@@ -2,7 +2,7 @@
 
 Every model is timed the same way: uint8 frames (N, H, W, 3) at the card's input size ->
 the card's preprocessing -> `session.run` -> calibrated p_synthetic, i.e.
-`app.inference.engine.Engine.predict` on the CPU provider. Decoding is not included.
+`app.contract.predictor.Predictor.predict` on the CPU provider. Decoding is not included.
 
 On a shared machine absolute times drift, so models compared with each other are timed
 side by side: `rounds` rounds, each timing every model in turn for about `seconds`,
@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from app.inference.engine import Engine
+from app.contract.predictor import Predictor
 
 CPU = ["CPUExecutionProvider"]
 
 
-def load_engine(path: str | Path, threads: int = 2) -> Engine:
+def load_engine(path: str | Path, threads: int = 2) -> Predictor:
     """The service's engine for `path` on the CPU provider with `threads` intra-op threads."""
-    return Engine.load(Path(path), CPU, intra_op_threads=threads)
+    return Predictor.load(Path(path), CPU, intra_op_threads=threads)
 
 
-def random_frames(engine: Engine, batch_size: int, seed: int = 0) -> np.ndarray:
+def random_frames(engine: Predictor, batch_size: int, seed: int = 0) -> np.ndarray:
     """A seeded batch of uint8 frames at the engine's input size."""
     spec = engine.card.input
     rng = np.random.default_rng(seed)
@@ -76,7 +76,7 @@ def ensemble_frames_per_second(member_fps: Sequence[float]) -> float:
     return float(1.0 / sum(1.0 / f for f in member_fps))
 
 
-def _frames_per_second(engine: Engine, frames: np.ndarray, seconds: float) -> float:
+def _frames_per_second(engine: Predictor, frames: np.ndarray, seconds: float) -> float:
     """Run whole batches for at least `seconds` (and at least once); frames per second."""
     runs, start = 0, time.perf_counter()
     while True:

@@ -8,7 +8,7 @@ import math
 import av
 import numpy as np
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 
 Box = tuple[float, float, float, float]
 # Bump when the face stage (this cropper, `app.faces.plan`, the detector's decoding) cuts

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.contract.predictor import open_session
 from app.faces.boxes import weighted_nms
 from app.faces.registry import DETECTORS, DETECTORS_DIR, DetectorSpec
-from app.inference.engine import open_session
 
 
 class FaceDetector:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.boxes import weighted_nms
 from app.faces.registry import DetectorSpec
 
@@ -28,6 +28,8 @@ Size = tuple[int, int]  # (width, height)
 # (measured: a 40 px face reads 36-41 px), so faces are kept down to this share of the
 # card's `min_face_px`: a face of min_face_px is never dropped for its box's noise.
 BOX_TOLERANCE = 0.8
+# The detector's largest scale, unless told (the service's DISTILSCREEN_FACE_DETECTOR_MAX_SIDE).
+DEFAULT_MAX_SIDE = 960
 
 
 @dataclass(frozen=True)

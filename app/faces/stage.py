@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 
 import numpy as np
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.crops import combine, cut_face
 from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlanner, FaceViews

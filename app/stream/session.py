@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.errors import BadFrame, DecoderCrashed, ScreenError, explain
 from app.judging import Judgement
 from app.screening import Screener, face_scores, no_face, summarise

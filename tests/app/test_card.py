@@ -8,9 +8,9 @@ from pathlib import Path
 import onnx
 import pytest
 
-from app.card import CARD_KEY, CardError, parse_card
+from app.contract.card import CARD_KEY, CardError, parse_card
 from app.inference.engine import Engine
-from training.baseline import build_baseline
+from tests.baseline import build_baseline
 from training.cardfile import read_card
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 import pytest
 
+from tests.baseline import build_baseline
 from tests.e2e.processes import Service, wait_until
-from training.baseline import build_baseline
 
 
 def test_upload_over_real_http(service: Service, videos: dict[str, Path]) -> None:

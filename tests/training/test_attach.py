@@ -19,8 +19,8 @@ from skimage import data
 from torch import nn
 
 from app import cli as app_cli
-from app.card import FaceCrop
 from app.config import Settings
+from app.contract.card import FaceCrop
 from app.inference.engine import Engine
 from app.main import create_app
 from tests.helpers import encode_frames, face_scene, independent_crop, running_client

@@ -15,16 +15,12 @@ import hashlib
 import av
 import numpy as np
 
-from app.card import Crop, FaceCrop
-from app.config import Settings
+from app.contract.card import Crop, FaceCrop
 from app.faces.crops import CUT_VERSION, cut_face
 from app.faces.detector import FaceDetector
-from app.faces.plan import Face, FacePlan
+from app.faces.plan import DEFAULT_MAX_SIDE, Face, FacePlan
 from app.faces.registry import DETECTORS
 from training.data.frames import Converter, Size
-
-# The detector's largest scale: the service's default (DISTILSCREEN_FACE_DETECTOR_MAX_SIDE).
-MAX_SIDE: int = Settings.model_fields["face_detector_max_side"].default
 
 
 def face_crops(frame: av.VideoFrame, plan: FacePlan, detector: FaceDetector) -> list[tuple[Face, np.ndarray]]:
@@ -48,7 +44,7 @@ class FaceSampler:
     use and is shared by the threads that call it (two racing threads may each open one:
     harmless); plans are made per source size."""
 
-    def __init__(self, crop: FaceCrop, max_side: int = MAX_SIDE) -> None:
+    def __init__(self, crop: FaceCrop, max_side: int = DEFAULT_MAX_SIDE) -> None:
         self.crop = crop
         self.max_side = max_side
         self._plans: dict[tuple[Size, int], FacePlan] = {}

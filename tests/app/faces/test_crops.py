@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.crops import combine, crop_region, cut_face
 
 

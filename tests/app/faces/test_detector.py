@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.boxes import iou, weighted_nms
 from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlan

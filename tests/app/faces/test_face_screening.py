@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from skimage import data
 
-from app.card import ModelCard
 from app.config import Settings
+from app.contract.card import ModelCard
 from app.main import create_app
+from tests.baseline import build_baseline
 from tests.helpers import (
     MODEL_SIZE,
     configured,
@@ -29,7 +30,6 @@ from tests.helpers import (
     running_client,
     with_face_crop,
 )
-from training.baseline import build_baseline
 from training.cardfile import attach_card, read_card
 
 MARGIN = 1.3

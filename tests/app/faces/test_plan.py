@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.plan import FacePlan, Scale
 from app.faces.registry import DETECTORS
 

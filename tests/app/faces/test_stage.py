@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.detector import FaceDetector
 from app.faces.plan import FaceViews
 from app.faces.stage import FaceJudge

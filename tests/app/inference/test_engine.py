@@ -10,9 +10,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from app.card import Calibration, InputSpec, ModelCard, OutputSpec
+from app.contract.card import Calibration, InputSpec, ModelCard, OutputSpec
 from app.inference.engine import Engine
-from training.baseline import build_baseline
+from tests.baseline import build_baseline
 from training.cardfile import attach_card
 
 

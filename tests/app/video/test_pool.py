@@ -16,8 +16,8 @@ import av
 import numpy as np
 import pytest
 
-from app.card import FaceCrop
 from app.config import VIDEO_CODECS
+from app.contract.card import FaceCrop
 from app.errors import DecoderCrashed, DecodeTimeout, NotAVideo
 from app.faces.plan import FacePlanner
 from app.faces.registry import DETECTORS

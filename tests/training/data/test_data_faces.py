@@ -11,13 +11,13 @@ import av
 import numpy as np
 import pytest
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.crops import cut_face
 from app.faces.detector import FaceDetector
-from app.faces.plan import FacePlan
+from app.faces.plan import DEFAULT_MAX_SIDE, FacePlan
 from app.faces.registry import DETECTORS
 from training.data import FrameCache, Sample, frame_indices, load_dataset, sample_frames
-from training.data.faces import MAX_SIDE, FaceSampler, crop_at, face_crops
+from training.data.faces import FaceSampler, crop_at, face_crops
 from training.datasets import load_frames
 
 CROP = FaceCrop(kind="face", detector="blazeface_full_range", size=64)
@@ -37,7 +37,8 @@ def service_crops(frames: list[av.VideoFrame], crop: FaceCrop, detector: FaceDet
                   ) -> list[list[tuple[float, np.ndarray]]]:
     """What the service does with a batch of decoded frames: views, the detector batched
     over the frames at each scale, faces, cuts. Per frame: (score, crop) of each face."""
-    plan = FacePlan.make((frames[0].width, frames[0].height), crop, DETECTORS[crop.detector], MAX_SIDE)
+    source = (frames[0].width, frames[0].height)
+    plan = FacePlan.make(source, crop, DETECTORS[crop.detector], DEFAULT_MAX_SIDE)
     views = [plan.convert(frame) for frame in frames]
     per_scale = [detector.detect(np.stack([v.detector_inputs[s] for v in views]))
                  for s in range(len(plan.scales))]
@@ -52,7 +53,8 @@ def test_training_crops_equal_the_services(face_benchmark: Path, detector: FaceD
     clip = load_dataset(face_benchmark)[0].path
     frames = decoded(clip)
     served = service_crops(frames, CROP, detector)
-    plan = FacePlan.make((frames[0].width, frames[0].height), CROP, DETECTORS[CROP.detector], MAX_SIDE)
+    source = (frames[0].width, frames[0].height)
+    plan = FacePlan.make(source, CROP, DETECTORS[CROP.detector], DEFAULT_MAX_SIDE)
     for frame, expected in zip(frames, served, strict=True):
         ours = face_crops(frame, plan, detector)
         assert [face.score for face, _ in ours] == [score for score, _ in expected]

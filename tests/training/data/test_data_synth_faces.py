@@ -11,14 +11,14 @@ import av
 import numpy as np
 import pytest
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.boxes import iou
 from app.faces.crops import crop_region
 from app.faces.detector import FaceDetector
-from app.faces.plan import FacePlan
+from app.faces.plan import DEFAULT_MAX_SIDE, FacePlan
 from app.faces.registry import DETECTORS
 from training.data import load_dataset, sample_frames
-from training.data.faces import MAX_SIDE, face_crops
+from training.data.faces import face_crops
 from training.data.synth import generate, plan_clips
 from training.data.synth.faces import FACE_PHOTOS, FaceComposite, face_composite, head
 from training.data.synth.recipes import FACE_FAMILY, make_face_blend
@@ -46,7 +46,7 @@ def detector() -> FaceDetector:
 
 
 def test_the_detector_finds_the_composited_faces(detector: FaceDetector) -> None:
-    plan = FacePlan.make((SIZE, SIZE), CROP, DETECTORS[CROP.detector], MAX_SIDE)
+    plan = FacePlan.make((SIZE, SIZE), CROP, DETECTORS[CROP.detector], DEFAULT_MAX_SIDE)
     rng = np.random.default_rng(0)
     found, total = 0, 0
     for photo, flip, width in itertools.product(FACE_PHOTOS, (False, True), WIDTHS):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from app.card import Calibration, ModelCard
+from app.contract.card import Calibration, ModelCard
 from training.export import export_student
 
 SIZE = 32

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from training.baseline import build_baseline
+from tests.baseline import build_baseline
 from training.speed import (
     compare_speed,
     ensemble_frames_per_second,

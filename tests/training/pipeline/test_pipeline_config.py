@@ -97,7 +97,7 @@ def test_bad_face_crops_name_the_field(override: str, message: str) -> None:
 
 
 def test_the_crop_is_the_cards_and_round_trips(tmp_path: Path) -> None:
-    from app.card import FaceCrop, FrameCrop
+    from app.contract.card import FaceCrop, FrameCrop
 
     assert load_config("smoke").data.crop == FrameCrop()
     config = load_config("faces-smoke")

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.inference.engine import Engine
 from training.cardfile import read_card
 from training.data import load_dataset, sample_frames

@@ -24,11 +24,11 @@ from scipy.spatial import ConvexHull
 from skimage import data as skdata
 from skimage import draw
 
-from app.card import FaceCrop
+from app.contract.card import FaceCrop
 from app.faces.detector import FaceDetector
-from app.faces.plan import Face, FacePlan
+from app.faces.plan import DEFAULT_MAX_SIDE, Face, FacePlan
 from app.faces.registry import DETECTORS
-from training.data.faces import MAX_SIDE, face_crops
+from training.data.faces import face_crops
 from training.data.synth.capture import resample
 
 FACE_PHOTOS = ("astronaut", "grace_hopper")
@@ -55,7 +55,7 @@ def photo_face(name: str) -> Face:
     photo = face_photo(name)
     frame = av.VideoFrame.from_ndarray(photo, format="rgb24")
     crop = FaceCrop(kind="face", detector=DETECTOR, size=64)
-    plan = FacePlan.make((frame.width, frame.height), crop, DETECTORS[DETECTOR], MAX_SIDE)
+    plan = FacePlan.make((frame.width, frame.height), crop, DETECTORS[DETECTOR], DEFAULT_MAX_SIDE)
     found = face_crops(frame, plan, FaceDetector.load(DETECTOR, ["CPUExecutionProvider"], 1))
     if not found:
         raise RuntimeError(f"the detector finds no face in photo {name!r}")

@@ -1,25 +1,21 @@
-"""A small untrained CNN built with onnx.helper (no torch): a stand-in model with a valid
-card, at any input size, for tests and for trying a service setting without a trained student.
+"""A small untrained CNN built with onnx.helper (no torch): the tests' stand-in model with a
+valid card, at any input size.
 
 It has the shape and cost of a small student (four stride-2 3x3 convolutions, global
 pooling, a linear head: about 41 M multiply-adds at 224x224), but its weights are fixed
 random numbers: its probabilities carry no signal. The shipped model in `models/` is a
 trained student (README, "Training").
-
-    python -m training.baseline /tmp/untrained.onnx
 """
 
 from __future__ import annotations
 
-import argparse
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from app.card import Calibration, InputSpec, ModelCard, OutputSpec
+from app.contract.card import Calibration, InputSpec, ModelCard, OutputSpec
 from training.cardfile import attach_card
 
 CHANNELS = (16, 32, 64, 64)
@@ -84,22 +80,7 @@ def build_baseline(
         provenance={
             "kind": "untrained placeholder",
             "note": f"fixed random weights (seed {seed}): the probabilities carry no signal",
-            "built_by": "python -m training.baseline",
+            "built_by": "tests/baseline.py",
         },
     )
     return attach_card(model, card)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where to write the .onnx file")
-    parser.add_argument("--size", type=int, default=224, help="input height and width")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(build_baseline(args.size, args.seed), args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
-
-
-if __name__ == "__main__":
-    main()
