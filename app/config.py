@@ -11,8 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.faces.plan import DEFAULT_MAX_SIDE
 from app.faces.registry import DETECTORS_DIR
+from app.shipped import MODELS_DIR, STUDENT
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "distilscreen-student.onnx"
+DEFAULT_MODEL = MODELS_DIR / STUDENT
 KNOWN_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 VIDEO_CODECS = (
     "h264",

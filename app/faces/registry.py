@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# Where the repository keeps the detectors; an installed service is told by
-# DISTILSCREEN_DETECTORS_DIR (the images copy them to /models/detectors).
-DETECTORS_DIR = Path(__file__).resolve().parents[2] / "models" / "detectors"
+from app.shipped import MODELS_DIR
+
+# Where the shipped detectors are; DISTILSCREEN_DETECTORS_DIR tells the service otherwise
+# (the images copy them to /models/detectors).
+DETECTORS_DIR = MODELS_DIR / "detectors"
 
 
 @dataclass(frozen=True)
