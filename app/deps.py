@@ -1,4 +1,7 @@
-"""Typed dependencies: a route's signature says what it needs; tests can override them."""
+"""Typed dependencies: a route's signature says what it needs; tests can override them.
+
+They take the `HTTPConnection`, so that the WebSocket route has the same ones as the HTTP
+routes."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
+from starlette.requests import HTTPConnection
 
 from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidOptions, NotReady, Unauthorized, explain
 from app.inference.engine import Engine
+from app.metrics import Metrics
 from app.schemas import ScreenOptions
 from app.screening import Screener
 
@@ -27,32 +32,47 @@ _api_key = APIKeyHeader(
 )
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+async def get_settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+async def get_metrics(conn: HTTPConnection) -> Metrics:
+    return conn.app.state.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+async def get_engine(conn: HTTPConnection) -> Engine:
+    return conn.app.state.engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-async def get_screener(request: Request) -> Screener:
-    """The screener, once the model has warmed up; until then 503 with Retry-After."""
-    if not request.app.state.ready.is_set():
+async def screener_if_ready(conn: HTTPConnection) -> Screener | None:
+    """The screener once the model has warmed up, None before."""
+    return conn.app.state.screener if conn.app.state.ready.is_set() else None
+
+
+ReadyScreenerDep = Annotated[Screener | None, Depends(screener_if_ready)]
+
+
+async def get_screener(screener: ReadyScreenerDep) -> Screener:
+    """The screener; while the model warms up, 503 with Retry-After."""
+    if screener is None:
         raise NotReady("the model is still warming up", retry_after_s=1)
-    return request.app.state.screener
+    return screener
 
 
 ScreenerDep = Annotated[Screener, Depends(get_screener)]
 
 
-async def get_admission(request: Request) -> Admission:
-    return request.app.state.admission
+async def get_admission(conn: HTTPConnection) -> Admission:
+    return conn.app.state.admission
 
 
 AdmissionDep = Annotated[Admission, Depends(get_admission)]

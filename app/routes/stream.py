@@ -3,45 +3,46 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Header, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app.deps import API_KEY_HEADER, key_is_valid
+from app.deps import API_KEY_HEADER, AdmissionDep, MetricsDep, ReadyScreenerDep, SettingsDep, key_is_valid
 from app.errors import Overloaded
-from app.stream.protocol import CloseCode, ErrorMessage
-from app.stream.session import ClientGone, StreamClosed, StreamSession
+from app.stream.protocol import CloseCode, StreamClosed
+from app.stream.session import ClientGone, StreamSession
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 log = logging.getLogger(__name__)
 
 
-def _refusal(code: CloseCode, error: str, message: str) -> StreamClosed:
-    return StreamClosed(code, ErrorMessage(code=error, message=message, fatal=True))
-
-
 @router.websocket("/stream")
-async def stream(websocket: WebSocket) -> None:
-    """Screen a live stream; every answer and error is a JSON text message, see the protocol."""
-    state = websocket.app.state
-    settings, metrics = state.settings, state.metrics
+async def stream(
+    websocket: WebSocket,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    admission: AdmissionDep,
+    screener: ReadyScreenerDep,
+    key: Annotated[str | None, Header(alias=API_KEY_HEADER)] = None,
+) -> None:
+    """Screen a live stream; every answer and error is a JSON text message, see the protocol.
+    Refusals (key, readiness, overload) come over the accepted socket, as fatal errors."""
     await websocket.accept()
     try:
-        if not key_is_valid(settings, websocket.headers.get(API_KEY_HEADER)):
-            raise _refusal(
-                CloseCode.POLICY_VIOLATION, "unauthorized", f"a valid {API_KEY_HEADER} header is required"
-            )
-        if not state.ready.is_set():
+        if not key_is_valid(settings, key):
+            raise StreamClosed("unauthorized", f"a valid {API_KEY_HEADER} header is required")
+        if screener is None:
             metrics.rejected.labels("not_ready").inc()
-            raise _refusal(CloseCode.TRY_AGAIN_LATER, "not_ready", "the model is still warming up")
+            raise StreamClosed("not_ready", "the model is still warming up")
         try:
-            with state.admission.admit("stream"):
+            with admission.admit("stream"):
                 session = StreamSession(
-                    websocket, state.screener, settings.max_stream_in_flight, settings.stream_idle_timeout_s
+                    websocket, screener, settings.max_stream_in_flight, settings.stream_idle_timeout_s
                 )
                 await session.run()
         except Overloaded as exc:
-            raise _refusal(CloseCode.TRY_AGAIN_LATER, exc.code, exc.message) from exc
+            raise StreamClosed(exc.code, exc.message) from exc
         await websocket.close(CloseCode.NORMAL)
     except StreamClosed as closed:
         metrics.errors.labels(closed.error.code).inc()

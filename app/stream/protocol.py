@@ -9,7 +9,8 @@
    the stream goes on. After `end` it sends a `SummaryMessage` and closes with 1000.
 4. Backpressure: at most `max_in_flight` frames per stream wait for answers; beyond that
    the server stops reading (TCP pushes back on the client). Nothing is dropped.
-5. A fatal error is an `ErrorMessage` (fatal=true) followed by a close with a code below.
+5. A fatal error is an `ErrorMessage` (fatal=true) followed by a close with its code in
+   `CLOSE_CODES`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,31 @@ class ErrorMessage(BaseModel):
     message: str
     fatal: bool
     index: int | None = None
+
+
+# The close code of each fatal error, by its code: the one table of them.
+CLOSE_CODES: dict[str, CloseCode] = {
+    "binary_before_config": CloseCode.UNSUPPORTED_DATA,
+    "unexpected_config": CloseCode.UNSUPPORTED_DATA,
+    "bad_json": CloseCode.INVALID_PAYLOAD,
+    "invalid_config": CloseCode.INVALID_PAYLOAD,
+    "corrupt_stream": CloseCode.INVALID_PAYLOAD,
+    "decoder_crashed": CloseCode.INVALID_PAYLOAD,
+    "unauthorized": CloseCode.POLICY_VIOLATION,
+    "idle_timeout": CloseCode.POLICY_VIOLATION,
+    "overloaded": CloseCode.TRY_AGAIN_LATER,
+    "not_ready": CloseCode.TRY_AGAIN_LATER,
+}
+
+
+class StreamClosed(Exception):
+    """The stream must close, after telling the client `error` (fatal), with the close
+    code of its error code (`CLOSE_CODES`)."""
+
+    def __init__(self, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = CLOSE_CODES[error_code]
+        self.error = ErrorMessage(code=error_code, message=message, fatal=True)
 
 
 class SummaryMessage(BaseModel):

@@ -20,10 +20,10 @@ from app.judging import Judgement
 from app.screening import Screener, face_scores, no_face, summarise
 from app.stream.protocol import (
     ClientText,
-    CloseCode,
     EndMessage,
     ErrorMessage,
     FrameMessage,
+    StreamClosed,
     StreamConfig,
     SummaryMessage,
 )
@@ -32,15 +32,6 @@ from app.video.sources import BytePipe
 
 _CLIENT_TEXT: TypeAdapter[StreamConfig | EndMessage] = TypeAdapter(ClientText)
 _DEMUXERS = {"h264": "h264", "container": None}
-
-
-class StreamClosed(Exception):
-    """The stream must close with `code` after telling the client `error`."""
-
-    def __init__(self, code: CloseCode, error: ErrorMessage) -> None:
-        super().__init__(error.message)
-        self.code = code
-        self.error = error
 
 
 @dataclass
@@ -102,20 +93,16 @@ class StreamSession:
         try:
             return await asyncio.wait_for(self.websocket.receive(), self.idle_timeout_s)
         except TimeoutError:
-            raise _fatal(
-                CloseCode.POLICY_VIOLATION, "idle_timeout", f"nothing received for {self.idle_timeout_s} s"
-            ) from None
+            raise StreamClosed("idle_timeout", f"nothing received for {self.idle_timeout_s} s") from None
 
     async def _receive_config(self) -> StreamConfig:
         message = await self._receive()
         _raise_if_disconnected(message)
         if message.get("text") is None:
-            raise _fatal(
-                CloseCode.UNSUPPORTED_DATA, "binary_before_config", "the first message must be the config"
-            )
+            raise StreamClosed("binary_before_config", "the first message must be the config")
         parsed = self._parse_text(message["text"])
         if not isinstance(parsed, StreamConfig):
-            raise _fatal(CloseCode.INVALID_PAYLOAD, "invalid_config", "the first message must be a config")
+            raise StreamClosed("invalid_config", "the first message must be a config")
         return parsed
 
     def _parse_text(self, text: str) -> StreamConfig | EndMessage:
@@ -123,7 +110,7 @@ class StreamSession:
             return _CLIENT_TEXT.validate_json(text)
         except ValidationError as exc:
             code = "bad_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "invalid_config"
-            raise _fatal(CloseCode.INVALID_PAYLOAD, code, explain(exc.errors())) from exc
+            raise StreamClosed(code, explain(exc.errors())) from exc
 
     async def _next_binary(self) -> bytes | None:
         """The next binary message, or None once the client sent `end`."""
@@ -133,7 +120,7 @@ class StreamSession:
             return message["bytes"]
         if isinstance(self._parse_text(message["text"]), EndMessage):
             return None
-        raise _fatal(CloseCode.UNSUPPORTED_DATA, "unexpected_config", "the config was already given")
+        raise StreamClosed("unexpected_config", "the config was already given")
 
     async def _next_binary_unless(self, decoding: asyncio.Future) -> bytes | None:
         """The next binary message, or None once the client sent `end` or `decoding` ended
@@ -178,7 +165,7 @@ class StreamSession:
             await decoding
         except ScreenError as exc:
             code = exc.code if isinstance(exc, DecoderCrashed) else "corrupt_stream"
-            raise _fatal(CloseCode.INVALID_PAYLOAD, code, exc.message) from exc
+            raise StreamClosed(code, exc.message) from exc
 
     def _decode_stream(self, pipe: BytePipe, demuxer: str | None, loop: asyncio.AbstractEventLoop) -> None:
         """A thread: the byte stream demuxed and decoded as it arrives; admit sampled frames."""
@@ -278,7 +265,3 @@ class ClientGone(Exception):
 def _raise_if_disconnected(message: dict) -> None:
     if message["type"] == "websocket.disconnect":
         raise ClientGone()
-
-
-def _fatal(code: CloseCode, error_code: str, message: str) -> StreamClosed:
-    return StreamClosed(code, ErrorMessage(code=error_code, message=message, fatal=True))
