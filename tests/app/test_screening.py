@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import av
@@ -13,6 +15,7 @@ import pytest
 
 from app.config import Settings
 from app.inference.engine import Engine
+from app.judging import FrameJudge, Judgement
 from app.metrics import Metrics
 from app.schemas import ScreenOptions
 from app.screening import Screener
@@ -49,19 +52,52 @@ class RecordingEngine:
         return self.engine.predict(frames)
 
 
+class QueueWatch:
+    """The screener's own judge behind a hook: `full` is set once a submitted frame leaves the
+    classifier's queue holding `level` frames."""
+
+    def __init__(self, judge: FrameJudge, level: int) -> None:
+        self.judge = judge
+        self.conversions = judge.conversions
+        self.level = level
+        self.full = asyncio.Event()
+
+    async def submit(self, converted: np.ndarray) -> Awaitable[Judgement]:
+        judged = await self.judge.submit(converted)
+        if self.judge.classifier.queued >= self.level:
+            self.full.set()
+        return judged
+
+    async def start(self) -> None:
+        await self.judge.start()
+
+    async def stop(self) -> None:
+        await self.judge.stop()
+
+    def warm_up(self, batches: int) -> None:
+        self.judge.warm_up(batches)
+
+
 async def test_two_videos_at_once_share_batches(settings: Settings, tmp_path: Path) -> None:
     settings = configured(settings, max_batch_size=16, max_queued_frames=32, max_wait_ms=50)
     recorder = RecordingEngine(Engine.from_settings(settings))
     screener = Screener.from_settings(settings, recorder, Metrics())
+    watch = QueueWatch(screener.judge, level=32)
+    screener = dataclasses.replace(screener, judge=watch)
     dark, light = flat_video(tmp_path / "dark.mp4", 0), flat_video(tmp_path / "light.mp4", 200)
     await screener.start()
     with dark.open("rb") as a, light.open("rb") as b:
         jobs = [asyncio.create_task(screener.screen(f, ScreenOptions(), time.perf_counter())) for f in (a, b)]
-        while screener.judge.classifier.queued < 32:
-            await asyncio.sleep(0.001)
-        recorder.release.set()
-        first, second = await asyncio.gather(*jobs)
-    await screener.stop()
+        try:
+            await asyncio.wait_for(watch.full.wait(), timeout=30)  # held first batch, full queue
+            recorder.release.set()
+            first, second = await asyncio.wait_for(asyncio.gather(*jobs), timeout=60)
+        finally:
+            recorder.release.set()
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await screener.stop()
     assert first.video.frames_screened == second.video.frames_screened == 60
     assert any(batch == {0, 2} for batch in recorder.batches), recorder.batches
     assert len(recorder.batches) < 120 / 4

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from app.inference.batcher import Batcher
-from app.metrics import Metrics
+from app.metrics import BatchMetrics, Metrics
 
 pytestmark = pytest.mark.anyio
 SHAPE = (4, 4, 3)
+TIMEOUT_S = 30  # only ever reached when something is broken: a failure, not a hang
 
 
 def frame(value: int) -> np.ndarray:
@@ -34,15 +37,26 @@ class GatedModel:
         return np.stack(frames).reshape(len(frames), -1).mean(axis=1) / 255
 
 
-def make(predict, max_batch_size: int = 4, max_wait_s: float = 0.0, max_queued: int = 64) -> Batcher:
+def make(
+    predict: Callable[[list[np.ndarray]], np.ndarray],
+    max_batch_size: int = 4,
+    max_wait_s: float = 0.0,
+    max_queued: int = 64,
+    metrics: BatchMetrics | None = None,
+) -> Batcher:
     return Batcher(
         predict,
         SHAPE,
         max_batch_size=max_batch_size,
         max_wait_s=max_wait_s,
         max_queued=max_queued,
-        metrics=Metrics().classifier_batches,
+        metrics=metrics or Metrics().classifier_batches,
     )
+
+
+async def entered(model: GatedModel) -> None:
+    """Wait until the model's first batch runs (the rest then queue up)."""
+    assert await asyncio.to_thread(model.entered.wait, TIMEOUT_S), "the first batch never ran"
 
 
 async def test_frames_from_many_callers_share_batches_and_map_back() -> None:
@@ -50,12 +64,11 @@ async def test_frames_from_many_callers_share_batches_and_map_back() -> None:
     batcher = make(model, max_batch_size=4)
     await batcher.start()
     first = asyncio.create_task(batcher.submit(frame(0)))
-    await asyncio.to_thread(model.entered.wait)  # the first batch is running; the rest queue up
-    callers = [asyncio.create_task(batcher.submit(frame(v))) for v in range(1, 10)]
-    while batcher.queued < 9:
-        await asyncio.sleep(0)
+    await entered(model)
+    callers = [await batcher.enqueue(frame(v)) for v in range(1, 10)]  # room for all: queued at once
+    assert batcher.queued == 9
     model.release.set()
-    results = await asyncio.gather(first, *callers)
+    results = await asyncio.wait_for(asyncio.gather(first, *callers), TIMEOUT_S)
     await batcher.stop()
     assert model.batches == [1, 4, 4, 1]
     assert [r.value for r in results] == pytest.approx([v / 255 for v in range(10)])
@@ -63,12 +76,60 @@ async def test_frames_from_many_callers_share_batches_and_map_back() -> None:
     assert len({r.batch_id for r in results}) == 4
 
 
-async def test_a_lone_frame_waits_at_most_max_wait() -> None:
-    batcher = make(lambda f: np.zeros(len(f)), max_wait_s=0.001)
+async def test_batches_are_counted_in_the_batchers_metrics() -> None:
+    metrics = Metrics()
+    model = GatedModel()
+    batcher = make(model, max_batch_size=4, metrics=metrics.classifier_batches)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
     await batcher.start()
-    result = await asyncio.wait_for(batcher.submit(frame(1)), timeout=5)
+    first = asyncio.create_task(batcher.submit(frame(0)))
+    await entered(model)
+    queued = [await batcher.enqueue(frame(v)) for v in range(1, 10)]
+    assert sample("distilscreen_queue_depth_frames") == 9
+    model.release.set()
+    await asyncio.wait_for(asyncio.gather(first, *queued), TIMEOUT_S)
+    assert model.batches == [1, 4, 4, 1]
+    assert sample("distilscreen_frames_screened_total") == 10
+    assert sample("distilscreen_batch_size_frames_count") == 4
+    assert sample("distilscreen_batch_size_frames_sum") == 10
+    assert sample("distilscreen_batch_size_frames_bucket", le="1.0") == 2
+    assert sample("distilscreen_batch_size_frames_bucket", le="4.0") == 4
+    assert sample("distilscreen_inference_duration_seconds_count") == 4
+    assert sample("distilscreen_queue_wait_seconds_count") == 10
+    assert sample("distilscreen_queue_depth_frames") == 0  # emptied by the batches, before stop()
     await batcher.stop()
-    assert result.batch_size == 1
+    assert sample("distilscreen_face_detector_frames_total") == 0  # the other batcher's stay apart
+
+
+async def test_a_lone_frame_waits_max_wait_for_company_then_runs_alone() -> None:
+    """Lone frames queued together in two batchers: each runs alone once its batcher's
+    max_wait has passed, not before; the short wait's batch runs before the long max_wait is
+    up (a batcher that waited seconds, or ignored max_wait, fails here)."""
+    short_wait, long_wait = 0.05, 1.5
+    ran: dict[str, float] = {}
+
+    def model(name: str) -> Callable[[list[np.ndarray]], np.ndarray]:
+        def run(frames: list[np.ndarray]) -> np.ndarray:
+            ran.setdefault(name, time.perf_counter())
+            return np.zeros(len(frames))
+
+        return run
+
+    short, long = make(model("short"), max_wait_s=short_wait), make(model("long"), max_wait_s=long_wait)
+    await short.start()
+    await long.start()
+    queued_at = time.perf_counter()
+    results = await asyncio.wait_for(asyncio.gather(short.submit(frame(1)), long.submit(frame(2))), TIMEOUT_S)
+    await short.stop()
+    await long.stop()
+    assert [r.batch_size for r in results] == [1, 1]
+    waited = {name: at - queued_at for name, at in ran.items()}
+    assert list(ran) == ["short", "long"], waited
+    assert waited["short"] >= short_wait * 0.99 and waited["long"] >= long_wait * 0.99, waited
+    assert waited["short"] < long_wait, waited
 
 
 async def test_a_failing_batch_fails_only_its_frames() -> None:
@@ -102,7 +163,7 @@ async def test_cancelled_frames_are_not_run() -> None:
     batcher = make(model, max_batch_size=8)
     await batcher.start()
     first = asyncio.create_task(batcher.submit(frame(0)))
-    await asyncio.to_thread(model.entered.wait)
+    await entered(model)
     futures = [await batcher.enqueue(frame(v)) for v in range(1, 4)]
     futures[1].cancel()
     model.release.set()
