@@ -11,6 +11,10 @@ runs them without the parent command.
     distilscreen export --checkpoint model.pt --arch NAME --size PX [--to OUT.onnx] [--crop face ...]
     distilscreen card attach MODEL.onnx --out OUT.onnx [--crop face ...] [--check-synthetic IMAGE]
     distilscreen card show MODEL.onnx
+
+A command that cannot start (a config that does not validate, an unknown name, a missing
+run folder) prints one `error:` line per problem and exits with code 2; `distill` validates
+its whole config, every name resolved, before any stage runs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+
+from pydantic import ValidationError
+
+from training.registry import UnknownNameError
 
 # Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning
 # threads made training 10-100x slower whenever another process held a core.
@@ -245,9 +253,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:  # config, run folder and data errors
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, UnknownNameError) as exc:  # config, run folder and data errors
+        for line in problems(exc):
+            print(f"error: {line}", file=sys.stderr)
         return 2
+
+
+def problems(exc: BaseException) -> list[str]:
+    """One line per problem: a pydantic `ValidationError`'s (field: message), a
+    `training.config.ConfigError`'s (its `problems`), else the message on one line."""
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(map(str, e['loc'])) or exc.title}: {e['msg']}" for e in exc.errors()]
+    return list(getattr(exc, "problems", ())) or [" ".join(str(exc).split())]
 
 
 if __name__ == "__main__":

@@ -3,31 +3,56 @@
 `load_config(path_or_preset, overrides)` reads a YAML file (or a preset name from
 `training/presets/`), applies `--set a.b=value` overrides (values parsed as YAML; list
 items by index, `teachers.members.0.epochs=2`), and checks every key against the
-dataclasses below: an unknown key is an error naming the key and the choices.
+dataclasses below: an unknown key is an error naming the key and the choices. Names are
+resolved then too, before any stage runs: every net against `training.registry.NETS`, the
+student loss (`students.loss`, a `training.losses.LossSpec`) against the loss terms and
+their builders' signatures, `students.export` and `students.hint_teacher` against the
+students and teachers. A `ConfigError` holds one line per problem.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from app.contract.card import Crop, FaceCrop, FrameCrop
+from training.losses.spec import LossSpec
+from training.registry import NETS, UnknownNameError
 
 PRESETS = Path(__file__).parent / "presets"
 
 
+def registered_net(name: str) -> str:
+    """`name` if a net is registered under it; else the registry's error, listing the choices."""
+    try:
+        NETS.get(name)
+    except UnknownNameError as exc:
+        raise PydanticCustomError("unknown_name", "{message}", {"message": str(exc)}) from None
+    return name
+
+
+NetName = Annotated[str, AfterValidator(registered_net)]
+
+
 class ConfigError(ValueError):
-    """A config file or override that does not fit the schema."""
+    """A config file or override that does not fit the schema; `problems` holds one line
+    per broken rule."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -93,7 +118,7 @@ class TeacherSpec:
     """One ensemble member: a registry name, its builder kwargs and input size. With a
     `checkpoint` (a user's state dict) it is loaded, then trained for `epochs` (0: as is)."""
 
-    name: str
+    name: NetName
     size: int = 128
     kwargs: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
@@ -114,21 +139,30 @@ class TeachersConfig(Recipe):
 
 @dataclass(frozen=True)
 class SoftLabelConfig:
-    """Ensemble soft targets at `temperature`, cached for `views` augmented views."""
+    """Ensemble soft targets at `temperature`, cached for `views` augmented views. The
+    `temperature` is the run's one T: the KD term (`students.loss.kd`) divides the
+    student's logits by it and scales by its square."""
 
     temperature: float = 4.0
     views: int = 2
 
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"config.softlabels.temperature: must be > 0, got {self.temperature}")
+
 
 @dataclass(frozen=True)
 class StudentSpec:
-    name: str
+    """A student: a registry name and its input size."""
+
+    name: NetName
     size: int = 128
 
 
 @dataclass(frozen=True)
 class StudentsConfig(Recipe):
-    """Student recipe: `loss` as for `training.losses.build_loss`; the same recipe with
+    """Student recipe: `loss` a `training.losses.LossSpec` (`{kd: {weight: 0.9}, ce: {weight:
+    0.1}}`; the KD term's T is `softlabels.temperature`); the same recipe with
     cross-entropy alone trains the undistilled baseline of the exported student (if
     `undistilled`). `hint_teacher` runs live for
     FitNets/AT terms. `export` names the student that becomes the model file.
@@ -143,12 +177,16 @@ class StudentsConfig(Recipe):
     nets: tuple[StudentSpec, ...] = ()
     frames_per_video: int | None = None
     random_flip: bool = False
-    loss: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"kd": {"weight": 0.9, "temperature": 4.0}, "ce": {"weight": 0.1}}
+    loss: LossSpec = field(
+        default_factory=lambda: LossSpec.model_validate({"kd": {"weight": 0.9}, "ce": {"weight": 0.1}})
     )
     hint_teacher: str | None = None
     undistilled: bool = True
     export: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.loss, LossSpec):  # a mapping, given in Python
+            object.__setattr__(self, "loss", LossSpec.model_validate(self.loss))
 
 
 @dataclass(frozen=True)
@@ -180,11 +218,14 @@ class Config:
     export: ExportConfig = ExportConfig()
 
     def __post_init__(self) -> None:
+        problems = [*net_problems(self), *student_problems(self.students, self.teachers)]
         crop, nets = self.data.crop, self.students.nets
         exported = [s for s in nets if s.name == (self.students.export or nets[0].name)] if nets else []
         if isinstance(crop, FaceCrop) and exported and exported[0].size != crop.size:
-            raise ConfigError(f"config.data.crop.size: {crop.size} must equal the exported "
-                              f"student's input size ({exported[0].name}: {exported[0].size})")
+            problems.append(f"config.data.crop.size: {crop.size} must equal the exported "
+                            f"student's input size ({exported[0].name}: {exported[0].size})")
+        if problems:
+            raise ConfigError(*problems)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -192,6 +233,37 @@ class Config:
     def digest(self) -> str:
         """sha256 of the canonical JSON of the config (what the card calls config_hash)."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def net_problems(config: Config) -> list[str]:
+    """Each teacher kwarg that its net's builder does not take (the names are `NetName`s)."""
+    problems = []
+    for i, member in enumerate(config.teachers.members):
+        params = inspect.signature(NETS.get(member.name)).parameters
+        unknown = sorted(set(member.kwargs) - set(params))
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            problems.append(f"config.teachers.members[{i}].kwargs: unknown key(s) {unknown} for net "
+                            f"{member.name!r}; choices: {', '.join(params)}")
+    return problems
+
+
+def student_problems(students: StudentsConfig, teachers: TeachersConfig) -> list[str]:
+    """`export` must name a student, `hint_teacher` a teacher (by its key), and feature
+    terms of the loss need the hint teacher."""
+    from training.teachers import member_keys  # the teachers' folder names
+
+    problems, names, keys = [], [s.name for s in students.nets], member_keys(teachers)
+    teacher_choices = ", ".join(keys) or "(no teachers.members)"
+    if students.export is not None and students.export not in names:
+        problems.append(f"config.students.export: {students.export!r} is not a student; choices: "
+                        f"{', '.join(names) or '(no students.nets)'}")
+    if students.hint_teacher is not None and students.hint_teacher not in keys:
+        problems.append(f"config.students.hint_teacher: {students.hint_teacher!r} is not a teacher; "
+                        f"choices: {teacher_choices}")
+    for name in students.loss.feature_terms() if students.hint_teacher is None else ():
+        problems.append(f"config.students.loss.{name}: loss term {students.loss.root[name].term!r} reads "
+                        f"feature maps and needs students.hint_teacher (choices: {teacher_choices})")
+    return problems
 
 
 def resolve_source(name_or_path: str | Path) -> Path:
@@ -249,10 +321,17 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected a mapping, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; choices: {', '.join(fields)}")
+    problems = [f"{where}: unknown key(s) {unknown}; choices: {', '.join(fields)}"] if unknown else []
     hints = typing.get_type_hints(cls, include_extras=True)
-    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    kwargs = {}
+    for key, value in data.items():
+        try:
+            if key in fields:
+                kwargs[key] = _convert(hints[key], value, f"{where}.{key}")
+        except ConfigError as exc:  # every field's problems, not just the first
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(*problems)
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -261,8 +340,8 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Annotated:  # a type of the service's card (data.crop)
-        return _validate(hint, value, where)
+    if origin is typing.Annotated or (isinstance(hint, type) and issubclass(hint, BaseModel)):
+        return _validate(hint, value, where)  # a type of the service's card (data.crop), the loss
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -301,7 +380,7 @@ def _validate(hint: Any, value: Any, where: str) -> Any:
             if loc and loc[0] == tag:  # a tagged union's errors start with the tag
                 loc = loc[1:]
             lines.append(f"{'.'.join([where, *map(str, loc)])}: {error['msg']}")
-        raise ConfigError("; ".join(lines)) from None
+        raise ConfigError(*lines) from None
 
 
 def _plain(value: Any) -> Any:

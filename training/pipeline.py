@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import yaml
 
-from training.config import Config, Recipe, SynthSpec, load_config
+from training.config import Config, SynthSpec, load_config
 from training.data import UNLABELLED, DatasetError, FrameCache, Sample, load_dataset, split_by_group
 from training.data.faces import face_sampler
 from training.datasets import FrameDataset, FrameSet, load_frames
@@ -204,22 +204,20 @@ def hint_for(run: Run, teachers: list[Teacher]) -> Hint | None:
 
 
 def exported_label(run: Run) -> str:
-    """The label of the student that becomes the model file (default: the first)."""
-    nets = run.config.students.nets
-    name = run.config.students.export or nets[0].name
-    if name not in {s.name for s in nets}:
-        raise ValueError(f"students.export {name!r} is not one of {[s.name for s in nets]}")
-    return f"student:{name}"
+    """The label of the student that becomes the model file (default: the first; the
+    config has checked that `students.export` is one)."""
+    students = run.config.students
+    return f"student:{students.export or students.nets[0].name}"
 
 
 def train_students(run: Run, soft: np.ndarray, hint: Hint | None
                    ) -> dict[str, tuple[int, BinaryClassifier]]:
     """Each student net with the distillation loss (`student:NAME`) and, if asked, the
     exported one also with hard labels only (`undistilled:NAME`, the report's baseline),
-    from the same initial weights."""
+    from the same initial weights, both with the recipe `students`. The distilled loss is
+    the config's validated spec, its KD term at the soft targets' temperature."""
     cfg, students = run.config, {}
     s = cfg.students
-    recipe = Recipe(s.epochs, s.batch_size, s.lr, s.weight_decay)
     exported = exported_label(run)
     for i, spec in enumerate(s.nets):
         variants = [("student", "distilled", soft)] + (
@@ -229,13 +227,14 @@ def train_students(run: Run, soft: np.ndarray, hint: Hint | None
             torch.manual_seed(cfg.seed + 100 + i)
             net = NETS.build(spec.name)
             distilled = targets is not None
-            loss = student_loss(s.loss, net, hint.teacher if hint else None) if distilled else hard_labels()
+            loss = (student_loss(s.loss, cfg.softlabels.temperature, net, hint.teacher if hint else None)
+                    if distilled else hard_labels())
             frames = run.frames["transfer"][spec.size]
             if not distilled:  # hard labels only: just the clips that have one
                 frames = frames.take(np.flatnonzero(frames.labels != UNLABELLED))
             data = FrameDataset(frames, cfg.seed, cfg.softlabels.views, targets,
                                 random_flip=s.random_flip)
-            fit(net, loss, data, recipe, run.dir / "students" / spec.name / folder,
+            fit(net, loss, data, s, run.dir / "students" / spec.name / folder,
                 cfg.seed + 100 + i, run.device, desc=f"{label} {spec.name}",
                 hint=hint if distilled else None)
             students[f"{label}:{spec.name}"] = (spec.size, net)

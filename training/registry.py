@@ -71,7 +71,7 @@ class Registry(Generic[T]):
             return self._builders[name]
         except KeyError:
             close = difflib.get_close_matches(name, self._builders, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = f"; did you mean {close[0]!r}?" if close else ";"
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}{hint} choices: {', '.join(self.names())}"
             ) from None

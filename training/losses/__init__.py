@@ -1,5 +1,6 @@
 """Distillation losses: pure functions of tensors (`kd`, `fitnets`, `attention`) and their
-composition as a weighted sum of registered terms (`combined`)."""
+composition as a weighted sum of registered terms (`combined`), built from the config's
+validated loss spec (`spec`)."""
 
 from training.losses.attention import attention_map, attention_transfer_loss
 from training.losses.combined import (
@@ -10,11 +11,11 @@ from training.losses.combined import (
     KDTerm,
     LossTerm,
     WeightedSum,
-    build_loss,
     hinton,
 )
 from training.losses.fitnets import HintRegressor, hint_loss
 from training.losses.kd import kd_divergence, kd_loss, labelled_cross_entropy, teacher_probs
+from training.losses.spec import LossSpec, TermSpec, build_loss
 
 __all__ = [
     "ATTerm",
@@ -23,7 +24,9 @@ __all__ = [
     "HintRegressor",
     "HintTerm",
     "KDTerm",
+    "LossSpec",
     "LossTerm",
+    "TermSpec",
     "WeightedSum",
     "attention_map",
     "attention_transfer_loss",

@@ -7,6 +7,8 @@ needs from a `DistillOutputs` (the tensors one training step produced); which la
 `student_features`/`teacher_features` is decided by the caller, not here. Terms are
 registered in `training.registry.LOSSES` by name ("kd", "ce", "fitnets", "at") and are
 `nn.Module`s, so trainable parts (the FitNets regressor) are in `WeightedSum.parameters()`.
+A term's `from_run` names the parameters the run fills in (not options of the config's
+loss spec, `training.losses.spec`); `needs_features` marks terms that read feature maps.
 `str(loss)` prints the formula.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -43,9 +45,12 @@ class DistillOutputs:
 
 
 class LossTerm(nn.Module):
-    """One named term; `formula` is how `WeightedSum` prints it."""
+    """One named term; `formula` is how `WeightedSum` prints it. `from_run` maps each
+    builder parameter the run supplies to where its value comes from."""
 
     formula: str
+    from_run: ClassVar[Mapping[str, str]] = {}
+    needs_features: ClassVar[bool] = False
 
     def forward(self, outputs: DistillOutputs) -> Tensor:
         raise NotImplementedError
@@ -55,9 +60,13 @@ class LossTerm(nn.Module):
 
 
 class KDTerm(LossTerm):
-    """T^2 * KL(p_t^T || p_s^T) (Hinton et al. 2015): `kd.kd_divergence`."""
+    """T^2 * KL(p_t^T || p_s^T) (Hinton et al. 2015): `kd.kd_divergence`. T is the soft
+    targets' temperature, so the run passes `softlabels.temperature`."""
 
-    def __init__(self, temperature: float = 4.0) -> None:
+    from_run: ClassVar[Mapping[str, str]] = {
+        "temperature": "softlabels.temperature (one T for the soft targets and this term; set that)"}
+
+    def __init__(self, temperature: float) -> None:
         super().__init__()
         self.temperature = temperature
         self.formula = f"T^2 * KL(p_t^T || p_s^T) [T={temperature:g}]"
@@ -79,6 +88,11 @@ class CETerm(LossTerm):
 class HintTerm(LossTerm):
     """FitNets hint (Romero et al. 2015) on feature pair `pair`: `fitnets.hint_loss`."""
 
+    from_run: ClassVar[Mapping[str, str]] = {
+        "student_channels": "the student net's last feature map",
+        "teacher_channels": "the last feature map of students.hint_teacher"}
+    needs_features = True
+
     def __init__(self, student_channels: int, teacher_channels: int, pair: int = -1) -> None:
         super().__init__()
         self.regressor = HintRegressor(student_channels, teacher_channels)
@@ -94,6 +108,8 @@ class HintTerm(LossTerm):
 class ATTerm(LossTerm):
     """Attention transfer (Zagoruyko & Komodakis 2017), summed over feature pairs `pairs`
     (all if None): `attention.attention_transfer_loss`."""
+
+    needs_features = True
 
     def __init__(
         self, beta: float = 1e3, p: float = 2.0, pairs: Sequence[int] | None = None
@@ -148,20 +164,6 @@ class WeightedSum(nn.Module):
         width = max(len(name) for name in self.terms)
         lines = [f"  {name:>{width}} = {term}" for name, term in self.terms.items()]
         return "\n".join([f"loss = {total}", *lines])
-
-
-def build_loss(spec: Mapping[str, Mapping[str, Any]]) -> WeightedSum:
-    """A `WeightedSum` from `{name: {"weight": w, **term kwargs}}`, e.g.
-    `{"kd": {"weight": 0.9, "temperature": 4}, "ce": {"weight": 0.1}}`. The registered
-    term is `name`, or the entry's "term" (to use one term twice under two names)."""
-    terms = {}
-    for name, options in spec.items():
-        kwargs = dict(options)
-        if "weight" not in kwargs:
-            raise ValueError(f"loss term {name!r} needs a 'weight', got keys {sorted(kwargs)}")
-        weight = kwargs.pop("weight")
-        terms[name] = (weight, LOSSES.build(kwargs.pop("term", name), **kwargs))
-    return WeightedSum(terms)
 
 
 def hinton(alpha: float, temperature: float) -> WeightedSum:

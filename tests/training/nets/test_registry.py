@@ -55,7 +55,7 @@ def test_unknown_name_lists_the_choices_and_suggests_one() -> None:
 
 
 def test_unknown_name_without_a_close_match() -> None:
-    with pytest.raises(KeyError, match=r"^unknown fruit 'kiwi' choices: apple, pear$"):
+    with pytest.raises(KeyError, match=r"^unknown fruit 'kiwi'; choices: apple, pear$"):
         _fruit().get("kiwi")
 
 

@@ -105,3 +105,73 @@ def test_the_crop_is_the_cards_and_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     assert load_config(path) == config and load_config(path).digest() == config.digest()
+
+
+NETS_LISTED = ("efficientnet_lite0, mobilenetv2_100, mobilenetv3_small_050, mobilenetv3_small_100, "
+               "patchnet_m, patchnet_s, srm_resnet")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("students.loss.kd.temprature=2", "config.students.loss.kd: unknown key(s) ['temprature']; "
+                                          "choices: weight, term"),
+        ("students.loss.kl={weight: 1}", "config.students.loss.kl: unknown loss term 'kl'; "
+                                         "choices: at, ce, fitnets, kd"),
+        ("students.loss.at={weight: 1, beta: big}",
+         "config.students.loss.at: beta: Input should be a valid number"),
+        ("students.loss.ce={}", "config.students.loss.ce.weight: Field required"),
+        ("students.loss.at={weight: 1}",
+         "config.students.loss.at: loss term 'at' reads feature maps and needs students.hint_teacher "
+         "(choices: mobilenetv2_100, efficientnet_lite0, srm_resnet)"),
+        ("teachers.members.0.name=resnet9", f"config.teachers.members[0].name: unknown net 'resnet9'; "
+                                            f"did you mean 'srm_resnet'? choices: {NETS_LISTED}"),
+        ("students.nets.1.name=patchnet_l", "config.students.nets[1].name: unknown net 'patchnet_l'; "
+                                            "did you mean 'patchnet_s'? choices: "),
+        ("teachers.members.2.kwargs={depht: 2}",
+         "config.teachers.members[2].kwargs: unknown key(s) ['depht'] for net 'srm_resnet'; "
+         "choices: num_classes, depth, drop_rate"),
+        ("students.export=patchnet_l", "config.students.export: 'patchnet_l' is not a student; "
+                                       "choices: patchnet_s, patchnet_m"),
+        ("softlabels.temperature=0", "config.softlabels.temperature: must be > 0, got 0.0"),
+    ],
+)
+def test_names_and_the_loss_are_resolved_when_the_config_loads(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config("smoke", [override])
+    assert message in str(error.value)
+
+
+def test_every_problem_is_reported_on_its_own_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config("smoke", ["students.loss.kd.temprature=2", "teachers.members.1.name=effnet",
+                              "students.epochs=two"])
+    assert [line.split(":")[0] for line in error.value.problems] == [
+        "config.teachers.members[1].name", "config.students.epochs", "config.students.loss.kd"]
+    assert str(error.value) == "\n".join(error.value.problems)
+
+
+def test_the_kd_term_takes_the_soft_targets_temperature_and_refuses_its_own() -> None:
+    from training.distill import student_loss
+    from training.registry import NETS
+
+    with pytest.raises(ConfigError) as error:
+        load_config("smoke", ["students.loss.kd.temperature=2"])
+    assert error.value.problems == ("config.students.loss.kd: temperature=2 is refused: loss term 'kd' "
+                                    "takes softlabels.temperature (one T for the soft targets and this term; "
+                                    "set that)",)
+    config = load_config("smoke", ["softlabels.temperature=1"])
+    assert config.students.loss.model_dump() == {"kd": {"weight": 0.9}, "ce": {"weight": 0.1}}
+    loss = student_loss(config.students.loss, config.softlabels.temperature, NETS.build("patchnet_s"), None)
+    assert loss.terms["kd"].temperature == 1.0
+    assert config.digest() != load_config("smoke").digest()  # the run (and card) hash follows T
+
+
+def test_a_loss_with_feature_terms_round_trips(tmp_path: Path) -> None:
+    config = load_config("smoke", ["students.hint_teacher=srm_resnet",
+                                   "students.loss.at_deep={weight: 2, term: at, pairs: [0]}"])
+    assert config.students.loss.root["at_deep"].options == {"pairs": [0]}
+    assert config.to_dict()["students"]["loss"]["at_deep"] == {"weight": 2.0, "term": "at", "pairs": [0]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    assert load_config(path) == config and load_config(path).digest() == config.digest()
