@@ -18,8 +18,8 @@ from app.config import Settings
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.screening import Screener
-from app.stream.protocol import CloseCode
-from app.stream.session import ClientGone, StreamClosed, StreamSession
+from app.stream.protocol import CloseCode, StreamClosed
+from app.stream.session import ClientGone, StreamSession
 from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_video
 
 pytestmark = pytest.mark.anyio
