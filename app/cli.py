@@ -25,7 +25,7 @@ from app.errors import ScreenError
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.schemas import ScreenOptions, ScreenResponse
-from app.screening import Screener
+from app.screening import running_screener
 
 COMMAND_GROUP = "distilscreen.commands"
 
@@ -51,14 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _screen_file(settings: Settings, video: Path, options: ScreenOptions) -> ScreenResponse:
-    engine = Engine.from_settings(settings)
-    screener = Screener.from_settings(settings, engine, Metrics())
-    await screener.start()
-    try:
+    async with running_screener(settings, Engine.from_settings(settings), Metrics()) as screener:
         with video.open("rb") as source:
             return await screener.screen(source, options, started=time.perf_counter())
-    finally:
-        await screener.stop()
 
 
 def _screen(args: argparse.Namespace) -> int:

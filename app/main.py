@@ -17,16 +17,19 @@ from app.contract.card import CardError
 from app.deps import require_api_key
 from app.http import MetricsMiddleware, error_responses, install_error_handlers
 from app.inference.engine import Engine
+from app.judges import make_judge
 from app.metrics import Metrics
 from app.routes import health, model, screen, stream
 from app.screening import Screener
+from app.video.decoders import decoder_from_settings
 
 log = logging.getLogger("app")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the model, start the shared batcher, warm up in the background."""
+    """Load the model, start the shared batchers and the decoder workers, warm up in the
+    background."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
     try:
@@ -48,15 +51,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # let a few open streams starve every other request, so size it for the admission limit.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(2 * settings.max_active_requests + 4, thread_name_prefix="blocking"))
-    screener = Screener.from_settings(settings, engine, metrics)
+    # the shared batchers (behind the judge) and the decoder workers, for every client
+    judge, decoder = make_judge(settings, engine, metrics), decoder_from_settings(settings, metrics)
+    await asyncio.to_thread(decoder.start)
+    await judge.start()
     app.state.engine = engine
-    app.state.screener = screener
+    app.state.screener = Screener.from_settings(settings, engine.card, judge, decoder, metrics)
     app.state.admission = Admission(settings.max_active_requests, metrics)
-    await screener.start()
 
     async def warm_up() -> None:
         await asyncio.to_thread(engine.warm_up, settings.warmup_batches, settings.max_batch_size)
-        await asyncio.to_thread(screener.judge.warm_up, settings.warmup_batches)
+        await asyncio.to_thread(judge.warm_up, settings.warmup_batches)
         app.state.ready.set()
         log.info("ready: %s %s on %s", engine.card.name, engine.card.version, engine.providers)
 
@@ -65,7 +70,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         warming.cancel()
-        await screener.stop()
+        await judge.stop()
+        await asyncio.to_thread(decoder.stop)
 
 
 class Service(FastAPI):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Literal
 
@@ -16,11 +17,9 @@ import numpy as np
 from app.config import Settings
 from app.contract.card import FaceCrop, ModelCard
 from app.errors import InvalidOptions
-from app.faces.detector import FaceDetector
-from app.faces.stage import FaceJudge
-from app.inference.batcher import Batcher, stacked
 from app.inference.engine import Engine
-from app.judging import FrameJudge, Judge, Judgement
+from app.judges import make_judge
+from app.judging import Judge, Judgement
 from app.metrics import Metrics
 from app.schemas import (
     FaceScore,
@@ -79,23 +78,18 @@ def frame_score(index: int, time_s: float, judgement: Judgement) -> FrameScore:
                       faces=face_scores(judgement), reason=no_face(judgement))
 
 
-def _face_judge(
-    settings: Settings, crop: FaceCrop, classifier: Batcher[float], color: str, metrics: Metrics
-) -> FaceJudge:
-    """The face stage in front of `classifier`: the card's detector behind its own batcher."""
-    detector = FaceDetector.load(crop.detector, settings.providers, settings.intra_op_threads,
-                                 settings.detectors_dir)
-    detections = Batcher(
-        detector.detect_each,
-        None,
-        max_batch_size=settings.face_detector_batch_size,
-        max_wait_s=settings.max_wait_ms / 1000,
-        max_queued=max(settings.max_queued_frames, settings.face_detector_batch_size),
-        metrics=metrics.detector_batches,
-    )
-    return FaceJudge(detector, detections, classifier, crop, color,
-                     max_side=settings.face_detector_max_side,
-                     max_in_flight=settings.max_face_frames_in_flight, metrics=metrics)
+@asynccontextmanager
+async def running_screener(settings: Settings, engine: Engine, metrics: Metrics) -> AsyncIterator[Screener]:
+    """A screener whose judge and decoder are made and started here, and stopped after: for
+    the `screen` command and tests (the service's lifespan makes its own, to inject them)."""
+    judge, decoder = make_judge(settings, engine, metrics), decoder_from_settings(settings, metrics)
+    await asyncio.to_thread(decoder.start)
+    await judge.start()
+    try:
+        yield Screener.from_settings(settings, engine.card, judge, decoder, metrics)
+    finally:
+        await judge.stop()
+        await asyncio.to_thread(decoder.stop)
 
 
 @dataclass(frozen=True)
@@ -119,22 +113,11 @@ class Screener:
     metrics: Metrics
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine, metrics: Metrics) -> Screener:
-        """A screener in front of `engine`, with its batchers (not yet started) and limits."""
-        spec, crop = engine.card.input, engine.card.crop
-        classifier = Batcher(
-            stacked(engine.predict),
-            (spec.height, spec.width, 3),
-            max_batch_size=settings.max_batch_size,
-            max_wait_s=settings.max_wait_ms / 1000,
-            max_queued=settings.max_queued_frames,
-            metrics=metrics.classifier_batches,
-        )
-        judge: Judge = (
-            _face_judge(settings, crop, classifier, spec.color, metrics)
-            if isinstance(crop, FaceCrop)
-            else FrameJudge(classifier, (spec.width, spec.height), spec.color)
-        )
+    def from_settings(
+        cls, settings: Settings, card: ModelCard, judge: Judge, decoder: Decoder, metrics: Metrics
+    ) -> Screener:
+        """A screener of `card`'s model through `judge` and `decoder` (both made and started
+        by their owner: the lifespan, or the `screen` command), within the settings' limits."""
         limits = Limits(
             max_pixels=settings.max_pixels,
             max_duration_s=settings.max_duration_s,
@@ -142,23 +125,15 @@ class Screener:
             allowed_codecs=frozenset(settings.allowed_codecs),
         )
         return cls(
-            card=engine.card,
+            card=card,
             judge=judge,
-            decoder=decoder_from_settings(settings, metrics),
+            decoder=decoder,
             limits=limits,
             max_frames=settings.max_frames,
             default_max_frames=settings.default_max_frames,
             decode_threads=settings.decode_threads,
             metrics=metrics,
         )
-
-    async def start(self) -> None:
-        await asyncio.to_thread(self.decoder.start)
-        await self.judge.start()
-
-    async def stop(self) -> None:
-        await self.judge.stop()
-        await asyncio.to_thread(self.decoder.stop)
 
     def sampling(self, options: ScreenOptions) -> Sampling:
         """Turn request options into decoder sampling, within the service's frame limit."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 from collections.abc import Awaitable
@@ -15,10 +14,12 @@ import pytest
 
 from app.config import Settings
 from app.inference.engine import Engine
+from app.judges import make_judge
 from app.judging import FrameJudge, Judgement
 from app.metrics import Metrics
 from app.schemas import ScreenOptions
 from app.screening import Screener
+from app.video.decoders import decoder_from_settings
 from tests.helpers import configured
 
 pytestmark = pytest.mark.anyio
@@ -53,18 +54,20 @@ class RecordingEngine:
 
 
 class QueueWatch:
-    """The screener's own judge behind a hook: `full` is set once a submitted frame leaves the
-    classifier's queue holding `level` frames."""
+    """The screener's own judge behind a hook: `full` is set once both videos (told apart by
+    grey level) have submitted frames and the classifier's queue holds `level` frames."""
 
     def __init__(self, judge: FrameJudge, level: int) -> None:
         self.judge = judge
         self.conversions = judge.conversions
         self.level = level
+        self.seen: set[int] = set()
         self.full = asyncio.Event()
 
     async def submit(self, converted: np.ndarray) -> Awaitable[Judgement]:
         judged = await self.judge.submit(converted)
-        if self.judge.classifier.queued >= self.level:
+        self.seen.add(int(round(converted.mean() / 100)))
+        if len(self.seen) == 2 and self.judge.classifier.queued >= self.level:
             self.full.set()
         return judged
 
@@ -79,17 +82,20 @@ class QueueWatch:
 
 
 async def test_two_videos_at_once_share_batches(settings: Settings, tmp_path: Path) -> None:
-    settings = configured(settings, max_batch_size=16, max_queued_frames=32, max_wait_ms=50)
-    recorder = RecordingEngine(Engine.from_settings(settings))
-    screener = Screener.from_settings(settings, recorder, Metrics())
-    watch = QueueWatch(screener.judge, level=32)
-    screener = dataclasses.replace(screener, judge=watch)
+    # room for both videos: each decoder worker starts in its own time, so the queue fills
+    # with both whatever order they come in
+    settings = configured(settings, max_batch_size=16, max_queued_frames=256, max_wait_ms=50)
+    recorder, metrics = RecordingEngine(Engine.from_settings(settings)), Metrics()
+    watch = QueueWatch(make_judge(settings, recorder, metrics), level=64)  # type: ignore[arg-type]
+    decoder = decoder_from_settings(settings, metrics)
+    screener = Screener.from_settings(settings, recorder.card, watch, decoder, metrics)
     dark, light = flat_video(tmp_path / "dark.mp4", 0), flat_video(tmp_path / "light.mp4", 200)
-    await screener.start()
+    decoder.start()
+    await watch.start()
     with dark.open("rb") as a, light.open("rb") as b:
         jobs = [asyncio.create_task(screener.screen(f, ScreenOptions(), time.perf_counter())) for f in (a, b)]
         try:
-            await asyncio.wait_for(watch.full.wait(), timeout=30)  # held first batch, full queue
+            await asyncio.wait_for(watch.full.wait(), timeout=30)  # held first batch, both queued
             recorder.release.set()
             first, second = await asyncio.wait_for(asyncio.gather(*jobs), timeout=60)
         finally:
@@ -97,7 +103,8 @@ async def test_two_videos_at_once_share_batches(settings: Settings, tmp_path: Pa
             for job in jobs:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
-            await screener.stop()
+            await watch.stop()
+            decoder.stop()
     assert first.video.frames_screened == second.video.frames_screened == 60
     assert any(batch == {0, 2} for batch in recorder.batches), recorder.batches
     assert len(recorder.batches) < 120 / 4

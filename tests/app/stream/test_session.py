@@ -17,7 +17,7 @@ import pytest
 from app.config import Settings
 from app.inference.engine import Engine
 from app.metrics import Metrics
-from app.screening import Screener
+from app.screening import Screener, running_screener
 from app.stream.protocol import CloseCode, StreamClosed
 from app.stream.session import ClientGone, StreamSession
 from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_video
@@ -56,10 +56,8 @@ class QueueSocket:
 async def screener(settings: Settings) -> AsyncIterator[Screener]:
     """A started screener with one decoder worker; stopped after the test."""
     settings = configured(settings, decode_workers=1)
-    screener = Screener.from_settings(settings, Engine.from_settings(settings), Metrics())
-    await screener.start()
-    yield screener
-    await screener.stop()
+    async with running_screener(settings, Engine.from_settings(settings), Metrics()) as screener:
+        yield screener
 
 
 def session(socket: QueueSocket, screener: Screener, idle_timeout_s: float = TIMEOUT_S) -> StreamSession:
