@@ -49,17 +49,21 @@ def encode_video(
     return path
 
 
-def png_bytes() -> bytes:
-    """A real PNG image (FFmpeg reads it as a one-frame `png_pipe`)."""
+def encode_image(pixels: np.ndarray, codec: str = "png") -> bytes:
+    """`pixels` (RGB) as one encoded image: `png` (lossless) or `mjpeg` (a JPEG)."""
     out = io.BytesIO()
     with av.open(out, "w", format="image2pipe") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 16, 16, "rgb24"
-        container.mux(
-            stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24"))
-        )
+        stream = container.add_stream(codec)
+        stream.height, stream.width = pixels.shape[:2]
+        stream.pix_fmt = {"png": "rgb24", "mjpeg": "yuvj420p"}[codec]
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
         container.mux(stream.encode())
     return out.getvalue()
+
+
+def png_bytes() -> bytes:
+    """A real PNG image (FFmpeg reads it as a one-frame `png_pipe`)."""
+    return encode_image(np.zeros((16, 16, 3), np.uint8))
 
 
 def wav_bytes() -> bytes:

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.processes import Service, start_service, wait_until
-from tests.helpers import MODEL_SIZE, direct_probabilities, encode_video
+from tests.helpers import MODEL_SIZE, direct_probabilities, encode_image, encode_video
 
 
 def ws_url(service: Service) -> str:
@@ -27,14 +27,7 @@ def ws_url(service: Service) -> str:
 
 
 def jpeg(pixels: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="image2pipe") as container:
-        stream = container.add_stream("mjpeg")
-        stream.height, stream.width = pixels.shape[:2]
-        stream.pix_fmt = "yuvj420p"
-        container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
-        container.mux(stream.encode())
-    return out.getvalue()
+    return encode_image(pixels, "mjpeg")
 
 
 def decoded_at_model_size(data: bytes, fmt: str | None = None) -> list[np.ndarray]:

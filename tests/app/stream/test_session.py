@@ -20,7 +20,7 @@ from app.metrics import Metrics
 from app.screening import Screener, running_screener
 from app.stream.protocol import CloseCode, StreamClosed
 from app.stream.session import ClientGone, StreamSession
-from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_video
+from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_image, encode_video
 
 pytestmark = pytest.mark.anyio
 TIMEOUT_S = 60  # only ever reached when something is broken: a failure, not a hang
@@ -79,15 +79,7 @@ async def streamed(
 
 
 def png(pixels: np.ndarray) -> bytes:
-    """A lossless image of `pixels` (RGB)."""
-    out = io.BytesIO()
-    with av.open(out, "w", format="image2pipe") as container:
-        stream = container.add_stream("png")
-        stream.height, stream.width = pixels.shape[:2]
-        stream.pix_fmt = "rgb24"
-        container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
-        container.mux(stream.encode())
-    return out.getvalue()
+    return encode_image(pixels, "png")
 
 
 def images(count: int) -> list[np.ndarray]:
