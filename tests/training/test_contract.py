@@ -1,5 +1,6 @@
 """Training reaches the service only through the contract (card, predictor), the decoder
-and the cropper: never its settings, routes, batchers or engine."""
+and the cropper (with where the shipped detector is): never its settings, routes, batchers
+or engine."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import subprocess
 import sys
 
-SHARED = ("app.contract", "app.errors", "app.video", "app.faces")
+SHARED = ("app.contract", "app.errors", "app.video", "app.faces", "app.shipped")
 
 
 def test_training_imports_only_the_contract_the_decoder_and_the_cropper() -> None:
