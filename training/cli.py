@@ -178,7 +178,7 @@ def run_distill(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from training.evaluation import write_run_report
+    from training.runreport import write_run_report
 
     write_run_report(args.run)
     print(f"wrote {args.run / 'report.md'} and {args.run / 'report.json'}")
@@ -188,8 +188,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         return _export_checkpoint(args)
-    from training.evaluation import copy_model
-    from training.pipeline import load_run_config
+    from training.modelfile import copy_model
+    from training.run import load_run_config
 
     given = [f"--{k.replace('_', '-')}" for k in _given(args, ("arch", "size", *CARD_OPTIONS))]
     if args.run is None or given:

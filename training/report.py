@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from training.calibrate import CalibrationFit
+from training.entries import Role
 from training.export import VariantDecision
 from training.metrics import ECE_BINS, auc_ratio_interval, ece, evaluate, reliability_bins
 
-ROLES = ("teacher", "ensemble", "student", "distilled")
 RETENTION_CONFIDENCE = 0.95  # of the retention interval
 COLUMNS = ("model", "role", "AUC", "video AUC", "accuracy", "log loss", "ECE",
            "params (M)", "MACs (M)", "frames/s", "speed-up")
@@ -36,7 +36,7 @@ class ReportRow:
     """One model's p_synthetic on the shared test frames, and its size and speed."""
 
     name: str
-    role: str
+    role: Role
     probs: np.ndarray = field(repr=False)
     threshold: float = 0.5
     params: int | None = None
@@ -44,8 +44,9 @@ class ReportRow:
     frames_per_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"{self.name}: role must be one of {ROLES}, got {self.role!r}")
+        if not isinstance(self.role, Role):
+            raise ValueError(f"{self.name}: role must be one of {[r.value for r in Role]} (a Role), "
+                             f"got {self.role!r}")
 
 
 @dataclass(frozen=True)
@@ -68,37 +69,38 @@ class ReportInputs:
         names = [r.name for r in self.rows]
         if len(set(names)) != len(names):
             raise ValueError(f"row names must be unique, got {names}")
-        for role in ROLES[1:]:
-            if sum(r.role == role for r in self.rows) > 1:
+        for role in (Role.ENSEMBLE, Role.UNDISTILLED, Role.DISTILLED):
+            if sum(r.role is role for r in self.rows) > 1:
                 raise ValueError(f"at most one {role} row, got {names}")
 
-    def row(self, role: str) -> ReportRow | None:
-        """The row of a single-row role (ensemble, student, distilled), if present."""
-        return next((r for r in self.rows if r.role == role), None)
+    def row(self, role: Role) -> ReportRow | None:
+        """The row of a single-row role (ensemble, undistilled, distilled), if present."""
+        return next((r for r in self.rows if r.role is role), None)
 
 
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as JSON-ready data."""
     labels, bins = inputs.labels, inputs.bins
-    ensemble, distilled = inputs.row("ensemble"), inputs.row("distilled")
+    ensemble, distilled = inputs.row(Role.ENSEMBLE), inputs.row(Role.DISTILLED)
     ensemble_fps = ensemble.frames_per_s if ensemble else None
     table = []
     for row in inputs.rows:
         metrics = evaluate(labels, row.probs, threshold=row.threshold, groups=inputs.groups, bins=bins)
         speedup = row.frames_per_s / ensemble_fps if row.frames_per_s and ensemble_fps else None
-        table.append({"name": row.name, "role": row.role, **metrics.as_dict(), "threshold": row.threshold,
-                      "params": row.params, "macs": row.macs, "frames_per_s": row.frames_per_s,
-                      "speedup": speedup})
-    auc = {r["role"]: r["auc"] for r in table if r["role"] != "teacher"}
+        table.append({"name": row.name, "role": row.role.value, **metrics.as_dict(),
+                      "threshold": row.threshold, "params": row.params, "macs": row.macs,
+                      "frames_per_s": row.frames_per_s, "speedup": speedup})
+    auc = {row.role: r["auc"] for row, r in zip(inputs.rows, table, strict=True)
+           if row.role is not Role.TEACHER}
     report: dict[str, Any] = {
         "ece_bins": bins,
         "rows": table,
         "summary": {
-            "retention": _ratio(auc.get("distilled"), auc.get("ensemble")),
+            "retention": _ratio(auc.get(Role.DISTILLED), auc.get(Role.ENSEMBLE)),
             "retention_interval": _retention_interval(inputs),
-            "retention_undistilled": _ratio(auc.get("student"), auc.get("ensemble")),
-            "gain_kept": _gain_kept(auc.get("distilled"), auc.get("student"), auc.get("ensemble")),
-            "speedup": next((r["speedup"] for r in table if r["role"] == "distilled"), None),
+            "retention_undistilled": _ratio(auc.get(Role.UNDISTILLED), auc.get(Role.ENSEMBLE)),
+            "gain_kept": _gain_kept(*(auc.get(r) for r in (Role.DISTILLED, Role.UNDISTILLED, Role.ENSEMBLE))),
+            "speedup": next((r["speedup"] for r in table if r["role"] == Role.DISTILLED), None),
         },
         "calibration": inputs.calibration.as_dict() if inputs.calibration else None,
         "export_variants": inputs.variants.as_dict() if inputs.variants else None,
@@ -182,7 +184,7 @@ def plot_roc(rows: Sequence[ReportRow], labels: np.ndarray, path: str | Path) ->
     ax = fig.subplots()
     for row in rows:
         fpr, tpr, _ = roc_curve(labels, row.probs)
-        ax.plot(fpr, tpr, label=f"{row.name} ({row.role})", lw=2 if row.role == "distilled" else 1)
+        ax.plot(fpr, tpr, label=f"{row.name} ({row.role.value})", lw=2 if row.role is Role.DISTILLED else 1)
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test frames)")
     ax.legend(loc="lower right", fontsize="small")
@@ -216,7 +218,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown)
     plot_roc(inputs.rows, inputs.labels, out / "roc.png")
-    distilled = inputs.row("distilled")
+    distilled = inputs.row(Role.DISTILLED)
     if inputs.uncalibrated is not None and distilled is not None:
         plot_reliability(inputs.labels, inputs.uncalibrated, distilled.probs, out / "reliability.png",
                          inputs.bins)
@@ -228,7 +230,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -
 def _retention_interval(inputs: ReportInputs) -> list[float] | None:
     """The bootstrap interval of retention over test videos (None without groups, or
     without a distilled or an ensemble row)."""
-    ensemble, distilled = inputs.row("ensemble"), inputs.row("distilled")
+    ensemble, distilled = inputs.row(Role.ENSEMBLE), inputs.row(Role.DISTILLED)
     if inputs.groups is None or ensemble is None or distilled is None:
         return None
     interval = auc_ratio_interval(inputs.labels, distilled.probs, ensemble.probs, inputs.groups,
@@ -247,10 +249,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _gain_kept(distilled: float | None, student: float | None, ensemble: float | None) -> float | None:
-    if distilled is None or student is None or ensemble is None or ensemble <= student:
+def _gain_kept(distilled: float | None, undistilled: float | None, ensemble: float | None
+               ) -> float | None:
+    if distilled is None or undistilled is None or ensemble is None or ensemble <= undistilled:
         return None
-    return (distilled - student) / (ensemble - student)
+    return (distilled - undistilled) / (ensemble - undistilled)
 
 
 def _mega(n: int | None) -> float | None:

@@ -28,9 +28,23 @@ from tqdm import tqdm
 from training.datasets import FrameSet, to_tensor, view_params
 from training.distill import predict_logits
 from training.losses import teacher_probs
+from training.prepare import BySize, SplitFrames
+from training.run import Run
 from training.teachers import Teacher
 
 CHUNK = 64  # frames per ONNX Runtime call
+
+
+def stage_soft_labels(run: Run, frames: SplitFrames, teachers: Sequence[Teacher]) -> np.ndarray:
+    """The ensemble's targets on the `transfer` frames (see `soft_targets`), cached."""
+    cfg = run.config
+    return soft_targets(label_cache(run, teachers), teachers, frames.transfer, cfg.seed,
+                        cfg.softlabels.views, cfg.softlabels.temperature, run.device)
+
+
+def label_cache(run: Run, teachers: Sequence[Teacher]) -> SoftLabelCache:
+    """The run's cache of the members' logits."""
+    return SoftLabelCache(run.cache_dir / "softlabels", teachers, run.config.seed)
 
 
 class SoftLabelCache:
@@ -48,7 +62,7 @@ class SoftLabelCache:
         digest = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
         return self.root / digest[:2] / f"{digest}.npy"
 
-    def member_logits(self, teachers: Sequence[Teacher], frames: dict[int, FrameSet],
+    def member_logits(self, teachers: Sequence[Teacher], frames: BySize,
                       aug_seed: int, view: int, device: torch.device) -> np.ndarray:
         """(M, N, 2) logits of every member on view `view` of the frames (`frames[size]`:
         the same samples at each member's size), from the cache where present."""
@@ -108,7 +122,7 @@ def ensemble_logits(logits: np.ndarray, weights: Sequence[float] | None = None) 
     return np.log(np.clip(ensemble_probs(logits, 1.0, weights), 1e-12, None)).astype(np.float32)
 
 
-def soft_targets(cache: SoftLabelCache, teachers: Sequence[Teacher], frames: dict[int, FrameSet],
+def soft_targets(cache: SoftLabelCache, teachers: Sequence[Teacher], frames: BySize,
                  aug_seed: int, views: int, temperature: float, device: torch.device
                  ) -> np.ndarray:
     """(views, N, 2) ensemble targets at `temperature` for views 0..views-1."""

@@ -1,29 +1,26 @@
-"""Teachers: build each ensemble member from the registry, start it from a user's
-checkpoint if the config names one, fine-tune it on hard labels, keep it on disk.
+"""Teachers: an ensemble member's folder name, its net (built from the registry, started
+from a user's checkpoint if the config names one) and, once trained, the `Teacher`.
 
-Each member lives in `RUN/teachers/<key>/` (`model.pt` when done, `last.pt` while it
-trains, so an interrupted run resumes mid-teacher; on the CPU also `model-<hash>.onnx`,
-which labels frames in ONNX Runtime). A member's identity for the soft-label cache is the
-hash of its final weights.
+This module imports no config at run time: the config's checks use `member_keys`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from training.config import Recipe, TeachersConfig, TeacherSpec
-from training.datasets import FrameDataset, FrameSet
-from training.distill import fit, hard_labels
-from training.export import export_onnx, save_onnx
+from training.entries import ModelEntry, Role
 from training.nets import BinaryClassifier
 from training.registry import NETS
 
+if TYPE_CHECKING:
+    from training.config import TeachersConfig, TeacherSpec
 
-@dataclass
+
+@dataclass(frozen=True)
 class Teacher:
     """A trained member: its spec, the net (eval mode, CPU), the hash of its weights and,
     for labelling on the CPU, the net as an ONNX file (uint8 NHWC frames in, logits out)."""
@@ -33,6 +30,10 @@ class Teacher:
     net: BinaryClassifier
     digest: str
     onnx: Path | None = None
+
+    @property
+    def entry(self) -> ModelEntry:
+        return ModelEntry(Role.TEACHER, self.key)
 
 
 def member_keys(config: TeachersConfig) -> list[str]:
@@ -62,33 +63,3 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         if isinstance(blob, dict) and isinstance(blob.get(key), dict):
             blob = blob[key]
     return blob
-
-
-def train_teachers(config: TeachersConfig, frames: dict[int, FrameSet], run_dir: Path,
-                   seed: int, device: torch.device) -> list[Teacher]:
-    """Train (or load) every member; `frames[size]` is the training split at that size."""
-    teachers = []
-    for i, (key, spec) in enumerate(zip(member_keys(config), config.members, strict=True)):
-        recipe = Recipe(
-            epochs=config.epochs if spec.epochs is None else spec.epochs,
-            batch_size=config.batch_size,
-            lr=config.lr if spec.lr is None else spec.lr,
-            weight_decay=config.weight_decay,
-        )
-        torch.manual_seed(seed + i)
-        data = FrameDataset(frames[spec.size], seed, views=max(1, recipe.epochs))
-        out = run_dir / "teachers" / key
-        net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
-                  desc=f"teacher {key}")
-        digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
-        on_cpu = device.type == "cpu"  # labels in ONNX Runtime; on CUDA torch is the fast path
-        labeller = labelling_onnx(net, spec.size, out / f"model-{digest}.onnx") if on_cpu else None
-        teachers.append(Teacher(key, spec, net, digest, labeller))
-    return teachers
-
-
-def labelling_onnx(net: BinaryClassifier, size: int, path: Path) -> Path:
-    """`net` as ONNX at `path` (exported once; uint8 NHWC frames in, logits out)."""
-    if not path.is_file():
-        save_onnx(export_onnx(net, size, size), path)
-    return path

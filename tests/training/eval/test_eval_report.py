@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from training.calibrate import CalibrationFit
+from training.entries import Role
 from training.export import Variant, VariantDecision
 from training.report import ReportInputs, ReportRow, build_report, render_markdown, write_report
 
@@ -14,12 +15,12 @@ LABELS = np.array([0, 0, 1, 1])
 GROUPS = np.array(["a", "b", "c", "d"])
 # AUCs by counting ordered (negative, positive) pairs: 0.75, 1.0, 1.0, 0.5, 0.75
 ROWS = [
-    ReportRow("resnet", "teacher", np.array([0.1, 0.4, 0.35, 0.8]), params=11_000_000, macs=1_800_000_000,
+    ReportRow("resnet", Role.TEACHER, np.array([0.1, 0.4, 0.35, 0.8]), params=11_000_000, macs=1_800_000_000,
               frames_per_s=20.0),
-    ReportRow("effnet", "teacher", np.array([0.2, 0.3, 0.6, 0.9]), params=4_000_000, frames_per_s=20.0),
-    ReportRow("ensemble", "ensemble", np.array([0.1, 0.2, 0.8, 0.9]), frames_per_s=10.0),
-    ReportRow("plain", "student", np.array([0.1, 0.9, 0.2, 0.8]), frames_per_s=150.0),
-    ReportRow("distilled", "distilled", np.array([0.1, 0.4, 0.35, 0.8]), threshold=0.6, params=1_500_000,
+    ReportRow("effnet", Role.TEACHER, np.array([0.2, 0.3, 0.6, 0.9]), params=4_000_000, frames_per_s=20.0),
+    ReportRow("ensemble", Role.ENSEMBLE, np.array([0.1, 0.2, 0.8, 0.9]), frames_per_s=10.0),
+    ReportRow("plain", Role.UNDISTILLED, np.array([0.1, 0.9, 0.2, 0.8]), frames_per_s=150.0),
+    ReportRow("distilled", Role.DISTILLED, np.array([0.1, 0.4, 0.35, 0.8]), threshold=0.6, params=1_500_000,
               macs=60_000_000, frames_per_s=150.0),
 ]
 FIT = CalibrationFit(temperature=1.7, threshold=0.6, rule="youden", nll_before=0.9, nll_after=0.5,
@@ -50,8 +51,8 @@ def test_rows_and_ratios_by_hand() -> None:
 
 
 def test_gain_kept_is_undefined_when_the_ensemble_is_no_better() -> None:
-    rows = [r for r in ROWS if r.role != "ensemble"]
-    rows.append(ReportRow("ensemble", "ensemble", np.array([0.1, 0.9, 0.2, 0.8])))
+    rows = [r for r in ROWS if r.role is not Role.ENSEMBLE]
+    rows.append(ReportRow("ensemble", Role.ENSEMBLE, np.array([0.1, 0.9, 0.2, 0.8])))
     summary = build_report(ReportInputs(rows, LABELS))["summary"]
     assert summary["gain_kept"] is None and summary["speedup"] is None
     assert summary["retention_interval"] is None  # no groups
@@ -88,7 +89,7 @@ def test_write_report_saves_json_markdown_and_plots(tmp_path: Path, capsys) -> N
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([ROWS[2], ReportRow("e2", "ensemble", ROWS[2].probs)], "at most one ensemble"),
+        ([ROWS[2], ReportRow("e2", Role.ENSEMBLE, ROWS[2].probs)], "at most one ensemble"),
         ([ROWS[0], ROWS[0]], "unique"),
     ],
 )

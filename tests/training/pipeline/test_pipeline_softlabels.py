@@ -13,10 +13,10 @@ import torch
 
 from training.config import TeacherSpec
 from training.datasets import FrameSet, to_tensor, view_params
-from training.export import export_onnx
+from training.export import export_onnx, save_onnx
 from training.registry import NETS
 from training.softlabels import SoftLabelCache, ensemble_logits, ensemble_probs, soft_targets
-from training.teachers import Teacher, save_onnx
+from training.teachers import Teacher
 
 CPU = torch.device("cpu")
 

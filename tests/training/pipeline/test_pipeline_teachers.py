@@ -1,4 +1,4 @@
-"""Teachers from the config: unique folders, user checkpoints, train-or-load."""
+"""training/teachers.py: unique folders, user checkpoints."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from training.config import TeachersConfig, TeacherSpec
-from training.datasets import FrameSet
 from training.registry import NETS, UnknownNameError
-from training.teachers import build_teacher, load_state_dict, member_keys, train_teachers
+from training.teachers import build_teacher, load_state_dict, member_keys
 
 CPU = torch.device("cpu")
 
@@ -37,19 +36,3 @@ def test_missing_checkpoint_and_unknown_names_fail_clearly(tmp_path: Path) -> No
         load_state_dict(tmp_path / "nope.pt")
     with pytest.raises(UnknownNameError, match="choices: .*srm_resnet"):
         build_teacher(TeacherSpec("resnet50"))
-
-
-def test_a_user_checkpoint_with_zero_epochs_is_used_as_is(
-    tmp_path: Path, frames: Callable[..., FrameSet]
-) -> None:
-    source = NETS.build("srm_resnet")
-    torch.save(source.state_dict(), tmp_path / "mine.pt")
-    config = TeachersConfig(epochs=5, members=(
-        TeacherSpec("srm_resnet", size=32, checkpoint=str(tmp_path / "mine.pt"), epochs=0),))
-    (teacher,) = train_teachers(config, {32: frames()}, tmp_path / "run", 0, CPU)
-    assert teacher.key == "srm_resnet" and len(teacher.digest) == 16
-    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
-                                                 teacher.net.state_dict().values(), strict=True))
-    assert not (tmp_path / "run" / "teachers" / "srm_resnet" / "last.pt").exists()
-    (again,) = train_teachers(config, {32: frames()}, tmp_path / "run", 0, CPU)
-    assert again.digest == teacher.digest

@@ -1,0 +1,103 @@
+"""A run: its config, its folder and the folder's layout, its device. Every stage takes a
+`Run`; this module imports none of them.
+
+    RUN/config.yaml          the resolved config + provenance (git commit, data and config hash)
+    RUN/data/, RUN/unlabelled/   the built-in benchmark, when the config has no data.path
+    RUN/cache/               sampled frames, soft labels, degraded test clips
+    RUN/teachers/KEY/        model.pt (last.pt while training)
+    RUN/students/NAME/distilled/model.pt (and undistilled/ for the exported student)
+    RUN/predictions.npz      val/test logits of every model
+    RUN/onnx/LABEL.onnx      every teacher and student as ONNX (the speed figures' source)
+    RUN/evaluation.json      per model: calibration, test figures, size, frames/s; variants
+    RUN/report.{json,md}, roc.png, reliability.png   (training.report)
+    RUN/model.onnx           the served student: calibrated, card with all figures
+
+Files in the folder cache a stage's outputs so that `--resume` skips it; within one
+process the stages hand their values to each other.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from training.config import Config, load_config
+from training.distill import pick_device
+
+CONFIG_FILE = "config.yaml"
+PREDICTIONS = "predictions.npz"
+EVALUATION = "evaluation.json"
+MODEL_FILE = "model.onnx"
+
+
+class RunError(ValueError):
+    """A run folder that cannot be started or resumed as asked."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every stage shares: the config, the folder and the device."""
+
+    config: Config
+    dir: Path
+    device: torch.device
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.config.data.cache_dir or self.dir / "cache")
+
+
+def start_run(config: Config, run_dir: Path, resume: bool) -> Run:
+    """Make (or reopen, with `resume`) the run folder; refuses to mix two configs."""
+    saved = run_dir / CONFIG_FILE
+    if saved.is_file():
+        if not resume:
+            raise RunError(f"{run_dir} already holds a run; pass --resume or another --out")
+        before = yaml.safe_load(saved.read_text())["provenance"]["config_hash"]
+        if before != config.digest():
+            raise RunError(f"{run_dir} was started with another config (hash {before[:12]}); "
+                           f"use another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    return Run(config, run_dir, pick_device(config.device))
+
+
+def git_commit() -> str:
+    """HEAD's commit (with "+dirty" when the tree has changes), or "unknown"."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def write_config(run: Run, data_digest: str) -> dict[str, Any]:
+    """RUN/config.yaml: the resolved config and its provenance (loadable as a config);
+    returns the provenance."""
+    provenance = {
+        "git_commit": git_commit(), "data_hash": data_digest, "config_hash": run.config.digest(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    body = run.config.to_dict() | {"provenance": provenance}
+    (run.dir / CONFIG_FILE).write_text(yaml.safe_dump(body, sort_keys=False))
+    return provenance
+
+
+def load_run_config(run_dir: Path) -> tuple[Config, dict[str, Any]]:
+    """A run's config and its provenance."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
+    return load_config(path), yaml.safe_load(path.read_text())["provenance"]
