@@ -12,16 +12,25 @@ from app.contract.card import ModelCard
 class ScreenOptions(BaseModel):
     """Which frames to screen; default: every frame, up to DISTILSCREEN_DEFAULT_MAX_FRAMES.
 
-    `every_n` and `fps` exclude each other; `end_s` must be greater than `start_s`;
-    `max_frames` is at most DISTILSCREEN_MAX_FRAMES. A broken rule is 422 `invalid_options`.
+    `every_n`, `fps` and `keyframes` exclude each other; `end_s` must be greater than
+    `start_s`; `max_frames` is at most DISTILSCREEN_MAX_FRAMES. A broken rule is 422
+    `invalid_options`.
     """
 
-    # the xor as JSON Schema: never both (the end_s > start_s rule has no JSON Schema form)
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["every_n", "fps"]}})
+    # the exclusions as JSON Schema (the end_s > start_s rule has no JSON Schema form)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        {"not": {"required": ["every_n", "fps"]}},
+        *({"not": {"required": [other, "keyframes"], "properties": {"keyframes": {"const": True}}}}
+          for other in ("every_n", "fps")),
+    ]})
 
     every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame (not with fps)")
     fps: float | None = Field(
         None, gt=0, le=240, description="screen the first frame of each 1/fps slot (not with every_n)"
+    )
+    keyframes: bool = Field(
+        False, description="screen the keyframes only, the others not even decoded: the fastest triage "
+        "(not with every_n or fps)"
     )
     max_frames: int | None = Field(
         None, ge=1, description="stop after this many screened frames (at most DISTILSCREEN_MAX_FRAMES)"
@@ -33,6 +42,8 @@ class ScreenOptions(BaseModel):
     def _consistent(self) -> ScreenOptions:
         if self.every_n is not None and self.fps is not None:
             raise ValueError("give either every_n or fps, not both")
+        if self.keyframes and (self.every_n is not None or self.fps is not None):
+            raise ValueError("keyframes screens every keyframe: give it without every_n or fps")
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s ({self.end_s}) must be greater than start_s ({self.start_s})")
         return self

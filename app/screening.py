@@ -144,6 +144,7 @@ class Screener:
             max_frames=wanted,
             every_n=options.every_n,
             fps=options.fps,
+            keyframes=options.keyframes,
             start_s=options.start_s,
             end_s=options.end_s,
         )

@@ -62,11 +62,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class Sampling:
-    """Which frames to screen: every n-th, or `fps` per second, within [start_s, end_s)."""
+    """Which frames to screen: every n-th, `fps` per second, or the keyframes only (the
+    others are not even decoded), within [start_s, end_s)."""
 
     max_frames: int
     every_n: int | None = None
     fps: float | None = None
+    keyframes: bool = False
     start_s: float = 0.0
     end_s: float | None = None
 
@@ -170,8 +172,9 @@ class VideoReader:
         # frame threading holds back one frame per thread: fine for files, too slow for live
         stream.thread_type = "SLICE" if self.live else "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
-        seeked = sampling.start_s > 0
+        seeked = sampling.start_s > 0  # keyframes (only some frames decoded) are numbered by time
         fps = self.info.fps or 1.0
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         base: int | None = None if seeked else 0
         taken = 0
         last_slot: int | None = None
@@ -181,14 +184,15 @@ class VideoReader:
         try:
             if seeked:
                 self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
-            for frame in self._container.decode(stream):
+            container = self._container
+            for frame in _keyframes(container, stream) if sampling.keyframes else container.decode(stream):
                 self.frames_decoded += 1
                 if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
                     raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
                 t = float(frame.time) if frame.time is not None else self.frames_decoded / fps
                 if base is None:  # after a seek, number frames by their time
-                    base = round(t * fps)
-                index = base + self.frames_decoded - 1
+                    base = round((t - start) * fps) - self.frames_decoded + 1
+                index = round((t - start) * fps) if sampling.keyframes else base + self.frames_decoded - 1
                 if should_stop() or (sampling.end_s is not None and t >= sampling.end_s):
                     return
                 if t < sampling.start_s - 1e-6:
@@ -212,7 +216,7 @@ class VideoReader:
             raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
         finally:
             self.busy_s += time.perf_counter() - mark
-        if check_complete:
+        if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
 
     def _check_complete(self, last_time: float, seeked: bool) -> None:
@@ -229,6 +233,15 @@ class VideoReader:
             raise CorruptVideo(
                 f"truncated: frames end at {last_time:.2f} s of {info.duration_s:.2f} s declared"
             )
+
+
+def _keyframes(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """The keyframes only: other packets are not even decoded (whatever the decoder's own
+    skip_frame support), and a frame that does not come out as a keyframe is dropped."""
+    for packet in container.demux(stream):
+        if packet.size and not packet.is_keyframe:
+            continue
+        yield from (frame for frame in packet.decode() if frame.key_frame)
 
 
 def _vet(container: av.container.InputContainer, limits: Limits) -> VideoInfo:

@@ -98,6 +98,8 @@ def test_a_declared_length_over_the_limit_is_refused_up_front(strict: TestClient
         ("every_n=0", "every_n"),
         ("fps=-1", "fps"),
         ("every_n=2&fps=3", "not both"),
+        ("keyframes=true&every_n=2", "without every_n or fps"),
+        ("keyframes=true&fps=1", "without every_n or fps"),
         ("start_s=2&end_s=1", "greater than start_s"),
         ("max_frames=101", "exceeds the limit"),
         ("start_s=30", "past the video's end"),

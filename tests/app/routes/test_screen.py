@@ -72,6 +72,15 @@ def test_query_options(client: TestClient, videos: dict[str, Path]) -> None:
     assert [f["index"] for f in response.json()["frames"]] == [12, 24, 36]
 
 
+def test_keyframes_only(client: TestClient, make_video) -> None:
+    clip = make_video("gop.mp4", frames=48, options={"g": "12", "keyint_min": "12"})
+    response = client.post("/v1/screen?keyframes=true", content=clip.read_bytes(),
+                           headers={"content-type": "video/mp4"})
+    assert response.status_code == 200, response.text
+    assert [f["index"] for f in response.json()["frames"]] == [0, 12, 24, 36]
+    assert response.json()["video"]["frames_decoded"] == 4
+
+
 def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, settings: Settings) -> None:
     spec = client.get("/openapi.json").json()
     operation = spec["paths"]["/v1/screen"]["post"]
@@ -79,8 +88,11 @@ def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, se
     # the options: one form-exploded object, so that its schema can say "not every_n and fps"
     [options] = operation["parameters"]
     assert (options["in"], options["style"], options["explode"]) == ("query", "form", True)
-    assert set(options["schema"]["properties"]) == {"every_n", "fps", "max_frames", "start_s", "end_s"}
-    assert options["schema"]["not"] == {"required": ["every_n", "fps"]}
+    assert set(options["schema"]["properties"]) == {"every_n", "fps", "keyframes", "max_frames", "start_s",
+                                                    "end_s"}
+    assert {"not": {"required": ["every_n", "fps"]}} in options["schema"]["allOf"]
+    assert {"not": {"required": ["fps", "keyframes"], "properties": {"keyframes": {"const": True}}}} in (
+        options["schema"]["allOf"])
     assert options["schema"]["properties"]["max_frames"]["maximum"] == settings.max_frames
     # no keys set: the key is declared, and optional
     assert operation["security"] == [{"ApiKey": []}, {}]
