@@ -40,11 +40,13 @@ class Evaluation:
         return [ModelEntry.from_label(label) for label in self.models]
 
     def to_json(self) -> dict[str, Any]:
+        """The evaluation.json content."""
         return {"models": self.models, "student": self.student.label, "variants": self.variants,
                 "robustness": self.robustness}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Evaluation:
+        """Read back what `to_json` gave."""
         return cls(data["models"], ModelEntry.from_label(data["student"]), data["variants"],
                    data["robustness"])
 

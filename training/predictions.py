@@ -25,19 +25,24 @@ class Predictions:
     arrays: Mapping[str, np.ndarray]
 
     def logits(self, split: str, entry: ModelEntry) -> np.ndarray:
+        """(N, 2) logits of one model."""
         return self.arrays[f"{split}/{entry.label}"]
 
     def labels(self, split: str) -> np.ndarray:
+        """The label of each frame."""
         return self.arrays[f"{split}/labels"]
 
     def videos(self, split: str) -> np.ndarray:
+        """The video (index) of each frame."""
         return self.arrays[f"{split}/videos"]
 
     def save(self, path: Path) -> None:
+        """Write an .npz file."""
         np.savez(path, **self.arrays)
 
     @classmethod
     def load(cls, path: Path) -> Predictions:
+        """Read an .npz file `save` wrote."""
         with np.load(path) as saved:
             return cls({key: saved[key] for key in saved.files})
 

@@ -33,6 +33,7 @@ class Teacher:
 
     @property
     def entry(self) -> ModelEntry:
+        """The member as a model of the run."""
         return ModelEntry(Role.TEACHER, self.key)
 
 
