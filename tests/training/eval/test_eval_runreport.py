@@ -1,9 +1,7 @@
-"""training/runreport.py and training/evaluation.py's values: the report's rows from a
-run's predictions and evaluation, and the evaluation's JSON."""
+"""training/runreport.py: the report's rows and sections from a run's predictions and
+evaluation."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -40,13 +38,3 @@ def test_rows_are_the_teachers_the_ensemble_the_served_student_and_its_baseline(
     assert [(r.name, r.role) for r in inputs.rows] == expected
     assert inputs.calibration is not None and inputs.calibration.temperature == 2.0
     assert inputs.uncalibrated is not None and inputs.rows[2].probs[3] < inputs.uncalibrated[3]
-
-
-def test_the_evaluation_json_keeps_its_keys_and_round_trips() -> None:
-    _, evaluation = _run([TEACHER, STUDENT, ENSEMBLE])
-    data = json.loads(json.dumps(evaluation.to_json()))
-    assert list(data) == ["models", "student", "variants", "robustness"]
-    assert data["student"] == "student:patchnet_s"
-    again = Evaluation.from_json(data)
-    assert again == evaluation
-    assert again.entries() == [TEACHER, STUDENT, ENSEMBLE] and again.figures(STUDENT)["params"] == 10
