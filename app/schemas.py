@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.contract.card import ModelCard
 
+_COUNTED = ("every_n", "fps", "frames")  # the options that say how many frames, one at most
+
 
 class ScreenOptions(BaseModel):
     """Which frames to screen; default: every frame, up to DISTILSCREEN_DEFAULT_MAX_FRAMES.
 
-    `every_n`, `fps` and `keyframes` exclude each other; `end_s` must be greater than
-    `start_s`; `max_frames` is at most DISTILSCREEN_MAX_FRAMES. A broken rule is 422
-    `invalid_options`.
+    `every_n`, `fps`, `frames` and `keyframes` exclude each other; `end_s` must be greater
+    than `start_s`; `max_frames` and `frames` are at most DISTILSCREEN_MAX_FRAMES. A broken
+    rule is 422 `invalid_options`.
     """
 
     # the exclusions as JSON Schema (the end_s > start_s rule has no JSON Schema form)
     model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
-        {"not": {"required": ["every_n", "fps"]}},
+        *({"not": {"required": list(pair)}} for pair in combinations(_COUNTED, 2)),
         *({"not": {"required": [other, "keyframes"], "properties": {"keyframes": {"const": True}}}}
-          for other in ("every_n", "fps")),
+          for other in _COUNTED),
     ]})
 
     every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame (not with fps)")
     fps: float | None = Field(
         None, gt=0, le=240, description="screen the first frame of each 1/fps slot (not with every_n)"
     )
+    frames: int | None = Field(
+        None, ge=1, description="screen this many frames, spread evenly over the range: the first frame at "
+        "or after each of as many evenly spaced times, reached by seeking (not with every_n, fps, keyframes)"
+    )
     keyframes: bool = Field(
         False, description="screen the keyframes only, the others not even decoded: the fastest triage "
-        "(not with every_n or fps)"
+        "(not with every_n, fps or frames)"
     )
     max_frames: int | None = Field(
         None, ge=1, description="stop after this many screened frames (at most DISTILSCREEN_MAX_FRAMES)"
@@ -40,10 +47,11 @@ class ScreenOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScreenOptions:
-        if self.every_n is not None and self.fps is not None:
-            raise ValueError("give either every_n or fps, not both")
-        if self.keyframes and (self.every_n is not None or self.fps is not None):
-            raise ValueError("keyframes screens every keyframe: give it without every_n or fps")
+        given = [name for name in _COUNTED if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of every_n, fps and frames, not {' and '.join(given)}")
+        if self.keyframes and given:
+            raise ValueError(f"keyframes screens every keyframe: give it without {given[0]}")
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s ({self.end_s}) must be greater than start_s ({self.start_s})")
         return self

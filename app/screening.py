@@ -137,14 +137,17 @@ class Screener:
 
     def sampling(self, options: ScreenOptions) -> Sampling:
         """Turn request options into decoder sampling, within the service's frame limit."""
-        wanted = options.max_frames or min(self.default_max_frames, self.max_frames)
+        wanted = options.max_frames or options.frames or min(self.default_max_frames, self.max_frames)
         if wanted > self.max_frames:
             raise InvalidOptions(f"max_frames {wanted} exceeds the limit of {self.max_frames}")
+        if options.frames is not None and options.frames > self.max_frames:
+            raise InvalidOptions(f"frames {options.frames} exceeds the limit of {self.max_frames}")
         return Sampling(
             max_frames=wanted,
             every_n=options.every_n,
             fps=options.fps,
             keyframes=options.keyframes,
+            frames=options.frames,
             start_s=options.start_s,
             end_s=options.end_s,
         )

@@ -70,11 +70,13 @@ _ERRORS = error_responses(
 
 
 def document_limits(paths: dict[str, Any], settings: Settings) -> None:
-    """Write the configured frame limit into the route's OpenAPI, as max_frames' maximum."""
+    """Write the configured frame limit into the route's OpenAPI, as max_frames' and frames'
+    maximum."""
     operation = paths[f"{router.prefix}/screen"]["post"]
     [query] = operation["parameters"]
     for options in (query["schema"], operation["requestBody"]["content"]["multipart/form-data"]["schema"]):
-        options["properties"]["max_frames"]["maximum"] = settings.max_frames
+        for name in ("max_frames", "frames"):
+            options["properties"][name]["maximum"] = settings.max_frames
 
 
 @router.post("/screen", openapi_extra=_OPENAPI, responses=_ERRORS)

@@ -69,6 +69,7 @@ class Sampling:
     every_n: int | None = None
     fps: float | None = None
     keyframes: bool = False
+    frames: int | None = None  # that many, spread evenly over the range (`VideoReader.spread`)
     start_s: float = 0.0
     end_s: float | None = None
 
@@ -172,9 +173,12 @@ class VideoReader:
         # frame threading holds back one frame per thread: fine for files, too slow for live
         stream.thread_type = "SLICE" if self.live else "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
+        if sampling.frames is not None:
+            yield from self._spread(sampling, convert, stream, should_stop)
+            return
         seeked = sampling.start_s > 0  # keyframes (only some frames decoded) are numbered by time
         fps = self.info.fps or 1.0
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start = _start_time(stream)
         base: int | None = None if seeked else 0
         taken = 0
         last_slot: int | None = None
@@ -219,6 +223,67 @@ class VideoReader:
         if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
 
+    def _spread(
+        self,
+        sampling: Sampling,
+        convert: Callable[[av.VideoFrame], T],
+        stream: av.VideoStream,
+        should_stop: Callable[[], bool],
+    ) -> Iterator[SampledFrame[T]]:
+        """`frames` evenly spaced times over [start_s, end_s or the end); for each, the first
+        frame at or after it (numbered by its time). A time further ahead than the keyframes
+        are apart is reached by a seek to the keyframe before it, not by decoding through; a
+        file whose seek lands past the time asked (no index) is decoded through instead."""
+        duration = self.info.duration_s
+        if duration is None or self.live:
+            raise InvalidOptions("frames=N needs a file that declares its duration")
+        fps, start = self.info.fps or 1.0, _start_time(stream)
+        first, end = max(sampling.start_s, start), min(sampling.end_s or math.inf, start + duration)
+        count = min(sampling.frames or 0, sampling.max_frames)
+        targets = [first + (end - first) * k / count for k in range(count)]
+        eps = 0.5 / fps  # a frame's time may be rounded (WebM keeps milliseconds)
+        gap, position, seekable, k = 1.0, start, True, 0
+        frames = self._container.decode(stream)
+        mark = time.perf_counter()
+        try:
+            while k < count:
+                sought = None
+                if seekable and targets[k] - position > gap:
+                    sought = targets[k]
+                    self._container.seek(int(sought / stream.time_base), stream=stream, backward=True)
+                    frames = self._container.decode(stream)
+                for frame in frames:
+                    self.frames_decoded += 1
+                    if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
+                        raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
+                    t = float(frame.time) if frame.time is not None else math.inf
+                    if sought is not None:
+                        if t > sought + eps:  # the seek overshot: decode this file through
+                            seekable, position = False, start
+                            self._container.seek(0, stream=stream, backward=True)
+                            frames = self._container.decode(stream)
+                            break
+                        gap, sought = max(gap, targets[k] - t), None  # keyframes are this far apart
+                    position = t
+                    if should_stop() or t >= end:
+                        return
+                    if t < targets[k] - eps:
+                        continue
+                    while k + 1 < count and t >= targets[k + 1] - eps:  # no frame in between
+                        k += 1
+                    pixels = convert(frame)
+                    self.busy_s += time.perf_counter() - mark
+                    yield SampledFrame(index=round((t - start) * fps), time_s=t, pixels=pixels)
+                    mark = time.perf_counter()
+                    k += 1
+                    break
+                else:
+                    return
+        except (av.error.FFmpegError, OSError) as exc:
+            raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
+        finally:
+            self.busy_s += time.perf_counter() - mark
+
     def _check_complete(self, last_time: float, seeked: bool) -> None:
         """At the end of the stream, a file that ends well short of what it declares is truncated."""
         info = self.info
@@ -233,6 +298,11 @@ class VideoReader:
             raise CorruptVideo(
                 f"truncated: frames end at {last_time:.2f} s of {info.duration_s:.2f} s declared"
             )
+
+
+def _start_time(stream: av.VideoStream) -> float:
+    """When the stream's first frame is shown (frames are numbered from it)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
 def _keyframes(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:

@@ -81,6 +81,15 @@ def test_keyframes_only(client: TestClient, make_video) -> None:
     assert response.json()["video"]["frames_decoded"] == 4
 
 
+def test_frames_spread_over_the_video(client: TestClient, make_video) -> None:
+    clip = make_video("long.mp4", frames=96, options={"g": "24", "keyint_min": "24"})
+    response = client.post("/v1/screen?frames=4", content=clip.read_bytes(),
+                           headers={"content-type": "video/mp4"})
+    assert response.status_code == 200, response.text
+    assert [f["index"] for f in response.json()["frames"]] == [0, 24, 48, 72]
+    assert response.json()["video"]["frames_screened"] == 4
+
+
 def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, settings: Settings) -> None:
     spec = client.get("/openapi.json").json()
     operation = spec["paths"]["/v1/screen"]["post"]
@@ -88,8 +97,8 @@ def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, se
     # the options: one form-exploded object, so that its schema can say "not every_n and fps"
     [options] = operation["parameters"]
     assert (options["in"], options["style"], options["explode"]) == ("query", "form", True)
-    assert set(options["schema"]["properties"]) == {"every_n", "fps", "keyframes", "max_frames", "start_s",
-                                                    "end_s"}
+    assert set(options["schema"]["properties"]) == {"every_n", "fps", "frames", "keyframes", "max_frames",
+                                                    "start_s", "end_s"}
     assert {"not": {"required": ["every_n", "fps"]}} in options["schema"]["allOf"]
     assert {"not": {"required": ["fps", "keyframes"], "properties": {"keyframes": {"const": True}}}} in (
         options["schema"]["allOf"])
