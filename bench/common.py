@@ -39,14 +39,15 @@ def make_clip(
     container_format: str | None = None,
     options: dict[str, str] | None = None,
     overlay: Callable[[int, np.ndarray], None] | None = None,
+    codec: str = "libx264",
 ) -> Path:
-    """A panning, textured scene with sensor noise, single-slice H.264 at ~5 Mb/s (720p);
-    `overlay(i, view)` may draw on frame i before its noise."""
+    """A panning, textured scene with sensor noise, single-slice H.264 (or `codec`) at
+    ~5 Mb/s, 30 fps; `overlay(i, view)` may draw on frame i before its noise."""
     rng = np.random.default_rng(seed)
     low = rng.integers(0, 256, (height // 8 + 40, width // 8 + 40, 3), dtype=np.uint8)
     scene = np.repeat(np.repeat(low, 8, axis=0), 8, axis=1)
     with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream("libx264", rate=30)
+        stream = container.add_stream(codec, rate=30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = options or {}
         stream.bit_rate = 5_000_000
