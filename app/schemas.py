@@ -29,7 +29,8 @@ class ScreenOptions(BaseModel):
 
     every_n: int | None = Field(None, ge=1, description="screen every n-th decoded frame (not with fps)")
     fps: float | None = Field(
-        None, gt=0, le=240, description="screen the first frame of each 1/fps slot (not with every_n)"
+        None, gt=0, le=240, description="screen the first frame of each 1/fps slot, seeking past what it "
+        "skips (not with every_n, frames, keyframes)"
     )
     frames: int | None = Field(
         None, ge=1, description="screen this many frames, spread evenly over the range: the first frame at "

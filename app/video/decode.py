@@ -173,8 +173,8 @@ class VideoReader:
         # frame threading holds back one frame per thread: fine for files, too slow for live
         stream.thread_type = "SLICE" if self.live else "AUTO"
         stream.codec_context.thread_count = self.threads  # 0: FFmpeg picks
-        if sampling.frames is not None:
-            yield from self._spread(sampling, convert, stream, should_stop)
+        if sampling.frames is not None or (sampling.fps is not None and not self.live):
+            yield from self._seeking(sampling, convert, stream, should_stop, check_complete)
             return
         seeked = sampling.start_s > 0  # keyframes (only some frames decoded) are numbered by time
         fps = self.info.fps or 1.0
@@ -223,33 +223,35 @@ class VideoReader:
         if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
 
-    def _spread(
+    def _seeking(
         self,
         sampling: Sampling,
         convert: Callable[[av.VideoFrame], T],
         stream: av.VideoStream,
         should_stop: Callable[[], bool],
+        check_complete: bool,
     ) -> Iterator[SampledFrame[T]]:
-        """`frames` evenly spaced times over [start_s, end_s or the end); for each, the first
-        frame at or after it (numbered by its time). A time further ahead than the keyframes
-        are apart is reached by a seek to the keyframe before it, not by decoding through; a
-        file whose seek lands past the time asked (no index) is decoded through instead."""
+        """For each target time (`_target`), the first frame at or after it, numbered by its
+        time: for `fps`, the same frames as decoding everything. A target further ahead than
+        the keyframes seem apart is reached by seeking to the keyframe before it; seeks that
+        land no further than the decoder already was make that distance larger, and a file
+        whose seek lands past the time asked (no index to trust) is decoded through."""
         duration = self.info.duration_s
-        if duration is None or self.live:
-            raise InvalidOptions("frames=N needs a file that declares its duration")
         fps, start = self.info.fps or 1.0, _start_time(stream)
-        first, end = max(sampling.start_s, start), min(sampling.end_s or math.inf, start + duration)
-        count = min(sampling.frames or 0, sampling.max_frames)
-        targets = [first + (end - first) * k / count for k in range(count)]
+        end = min(sampling.end_s or math.inf, start + duration if duration is not None else math.inf)
         eps = 0.5 / fps  # a frame's time may be rounded (WebM keeps milliseconds)
-        gap, position, seekable, k = 1.0, start, True, 0
+        # fps: a frame belongs to the slot its time is in (as `converted` counts slots)
+        slack = 1e-6 / sampling.fps if sampling.fps is not None else eps
+        gap, position, seekable, k, taken, origin = 1.0, start, True, 0, 0, start
+        first = max(sampling.start_s, start)
+        target = _target(sampling, first, end, 0, origin)
         frames = self._container.decode(stream)
         mark = time.perf_counter()
         try:
-            while k < count:
+            while target is not None:
                 sought = None
-                if seekable and targets[k] - position > gap:
-                    sought = targets[k]
+                if seekable and target - position >= gap - eps:
+                    sought = target
                     self._container.seek(int(sought / stream.time_base), stream=stream, backward=True)
                     frames = self._container.decode(stream)
                 for frame in frames:
@@ -263,21 +265,30 @@ class VideoReader:
                             self._container.seek(0, stream=stream, backward=True)
                             frames = self._container.decode(stream)
                             break
-                        gap, sought = max(gap, targets[k] - t), None  # keyframes are this far apart
+                        if t <= position + eps:  # back where the decoder was: keyframes are further apart
+                            gap = max(2 * gap, sought - t + 1 / fps)
+                        sought = None
                     position = t
                     if should_stop() or t >= end:
                         return
-                    if t < targets[k] - eps:
+                    if t < target - slack:
                         continue
-                    while k + 1 < count and t >= targets[k + 1] - eps:  # no frame in between
-                        k += 1
+                    origin = t if k == 0 else origin
+                    # targets with no frame of their own are served by this one
+                    while (following := _target(sampling, first, end, k + 1, origin)) is not None and (
+                        t >= following - slack
+                    ):
+                        k, target = k + 1, following
                     pixels = convert(frame)
                     self.busy_s += time.perf_counter() - mark
                     yield SampledFrame(index=round((t - start) * fps), time_s=t, pixels=pixels)
                     mark = time.perf_counter()
-                    k += 1
+                    k, taken = k + 1, taken + 1
+                    target = _target(sampling, first, end, k, origin) if taken < sampling.max_frames else None
                     break
-                else:
+                else:  # the end of the file, with targets left
+                    if check_complete:
+                        self._check_complete(position, seeked=True)
                     return
         except (av.error.FFmpegError, OSError) as exc:
             raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
@@ -298,6 +309,18 @@ class VideoReader:
             raise CorruptVideo(
                 f"truncated: frames end at {last_time:.2f} s of {info.duration_s:.2f} s declared"
             )
+
+
+def _target(sampling: Sampling, first: float, end: float, k: int, origin: float) -> float | None:
+    """The k-th target time of a seeking sampling, None past the last: `frames` evenly spaced
+    over [first, end); `fps` from the first frame taken (`origin`), every 1/fps."""
+    if sampling.frames is not None:
+        if math.isinf(end):
+            raise InvalidOptions("frames=N needs a file that declares its duration")
+        return first + (end - first) * k / sampling.frames if k < sampling.frames else None
+    assert sampling.fps is not None
+    at = first if k == 0 else origin + k / sampling.fps
+    return at if at < end else None
 
 
 def _start_time(stream: av.VideoStream) -> float:

@@ -87,3 +87,24 @@ def test_a_live_stream_cannot_be_spread(clips: dict[str, Path]) -> None:
         InvalidOptions, match="duration"
     ):
         next(reader.frames(Sampling(max_frames=10, frames=3), SIZE, "rgb24"))
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+@pytest.mark.parametrize("fps", [2.0, 1.0, 0.5, 0.2])
+def test_fps_by_seeking_screens_the_frames_of_an_exact_decode(clips: dict[str, Path], clip: str,
+                                                              fps: float) -> None:
+    """The first frame of each 1/fps slot (from the first frame), as when every frame is
+    decoded, however many frames the seeks skip."""
+    every = exact(clips[clip])
+    origin, wanted, last = every[0][0], [], None
+    for i, (t, _) in enumerate(every):
+        slot = int((t - origin) * fps + 1e-6)
+        if slot != last:
+            wanted.append(i)
+            last = slot
+    frames, decoded = spread(clips[clip], Sampling(max_frames=100, fps=fps))
+    assert [f.index for f in frames] == wanted
+    for frame, index in zip(frames, wanted, strict=True):
+        np.testing.assert_array_equal(frame.pixels, every[index][1])
+    if clip == "mp4-h264-1s-gop" and fps <= 1:  # slots as long as a GOP: seeks, not decoding through
+        assert decoded <= 4 * len(wanted)
