@@ -48,6 +48,9 @@ class StreamConfig(BaseModel):
     )
     every_n: int | None = Field(None, ge=1, description="screen every n-th frame")
     fps: float | None = Field(None, gt=0, le=240, description="screen this many frames per second")
+    keyframes: bool = Field(
+        False, description="screen the keyframes only; the others are not decoded, and counted as skipped"
+    )
     client_id: str | None = Field(None, max_length=128, description="echoed in the summary")
 
     @model_validator(mode="after")
@@ -56,6 +59,8 @@ class StreamConfig(BaseModel):
             raise ValueError("give either every_n or fps, not both")
         if self.kind == "images" and self.fps is not None:
             raise ValueError("fps sampling needs timestamps: use it with h264 or container streams")
+        if self.keyframes and (self.kind == "images" or self.every_n is not None or self.fps is not None):
+            raise ValueError("keyframes is for h264 and container streams, without every_n or fps")
         return self
 
 
@@ -117,6 +122,8 @@ class SummaryMessage(BaseModel):
     client_id: str | None
     frames_received: int = Field(description="frames (images, or decoded stream frames) received")
     frames_screened: int
+    frames_skipped: int = Field(0, description="frames not decoded (keyframes); received = screened + "
+                                "skipped + bad + those every_n or fps passed over")
     bad_frames: int
     frames_with_faces: int | None = Field(None, description="face models only")
     mean_p_synthetic: float | None

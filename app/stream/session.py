@@ -28,6 +28,7 @@ from app.stream.protocol import (
     SummaryMessage,
 )
 from app.video.decode import Limits, Sampling
+from app.video.decoders import Reader
 from app.video.sources import BytePipe
 
 _CLIENT_TEXT: TypeAdapter[StreamConfig | EndMessage] = TypeAdapter(ClientText)
@@ -56,6 +57,7 @@ class StreamSession:
     idle_timeout_s: float
     config: StreamConfig | None = None
     received: int = 0
+    skipped: int = 0
     bad_frames: int = 0
     screened: int = 0
     probabilities: list[float] = field(default_factory=list)
@@ -171,18 +173,24 @@ class StreamSession:
         """A thread: the byte stream demuxed and decoded as it arrives; admit sampled frames."""
         screener = self.screener
         limits = Limits(screener.limits.max_pixels, math.inf, math.inf, screener.limits.allowed_codecs)
-        sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps)
+        sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps,
+                            keyframes=self.config.keyframes)
         try:
             with screener.decoder.open(pipe, limits, screener.decode_threads, format=demuxer) as reader:
                 frames = reader.converted(sampling, screener.judge.conversions, self._stopped.is_set,
                                           check_complete=False)
                 for frame in frames:
-                    self.received = reader.frames_decoded
+                    self._count(reader)
                     admit = self._admit(frame.pixels, frame.index, frame.time_s)
                     asyncio.run_coroutine_threadsafe(admit, loop).result()
-                self.received = reader.frames_decoded
+                self._count(reader)
         finally:
             pipe.close_reader()
+
+    def _count(self, reader: Reader) -> None:
+        """Frames received so far: decoded, or skipped undecoded (keyframes)."""
+        self.received = reader.frames_decoded + reader.frames_skipped
+        self.skipped = reader.frames_skipped
 
     async def _admit(self, pixels: Any, index: int, time_s: float | None) -> None:
         """Wait for an in-flight slot (this pauses reading), then submit the converted frame."""
@@ -249,6 +257,7 @@ class StreamSession:
             client_id=self.config.client_id if self.config else None,
             frames_received=self.received,
             frames_screened=self.screened,
+            frames_skipped=self.skipped,
             bad_frames=self.bad_frames,
             frames_with_faces=summary.frames_with_faces,
             mean_p_synthetic=summary.mean_p_synthetic,

@@ -125,6 +125,7 @@ class VideoReader:
         self.limits = limits
         self.threads = threads
         self.frames_decoded = 0
+        self.frames_skipped = 0  # not decoded at all (keyframes mode)
         self.busy_s = 0.0  # time spent decoding and converting, not waiting for the consumer
         try:
             self.info = _vet(self._container, limits)
@@ -189,7 +190,7 @@ class VideoReader:
             if seeked:
                 self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
             container = self._container
-            for frame in _keyframes(container, stream) if sampling.keyframes else container.decode(stream):
+            for frame in self._keyframes(stream) if sampling.keyframes else container.decode(stream):
                 self.frames_decoded += 1
                 if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
                     raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
@@ -222,6 +223,16 @@ class VideoReader:
             self.busy_s += time.perf_counter() - mark
         if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
+
+    def _keyframes(self, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+        """The keyframes only: other packets are not even decoded (whatever the decoder's own
+        skip_frame support; counted in `frames_skipped`), and a frame that does not come out
+        as a keyframe is dropped."""
+        for packet in self._container.demux(stream):
+            if packet.size and not packet.is_keyframe:
+                self.frames_skipped += 1
+                continue
+            yield from (frame for frame in packet.decode() if frame.key_frame)
 
     def _seeking(
         self,
@@ -326,15 +337,6 @@ def _target(sampling: Sampling, first: float, end: float, k: int, origin: float)
 def _start_time(stream: av.VideoStream) -> float:
     """When the stream's first frame is shown (frames are numbered from it)."""
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-
-
-def _keyframes(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
-    """The keyframes only: other packets are not even decoded (whatever the decoder's own
-    skip_frame support), and a frame that does not come out as a keyframe is dropped."""
-    for packet in container.demux(stream):
-        if packet.size and not packet.is_keyframe:
-            continue
-        yield from (frame for frame in packet.decode() if frame.key_frame)
 
 
 def _vet(container: av.container.InputContainer, limits: Limits) -> VideoInfo:

@@ -22,6 +22,7 @@ class Reader(Protocol):
 
     info: VideoInfo
     frames_decoded: int
+    frames_skipped: int
     busy_s: float
 
     def converted(

@@ -258,9 +258,9 @@ class _Job:
 
 
 class WorkerReader:
-    """A video opened in a worker: `VideoReader`'s API (info, frames_decoded, busy_s,
-    converted), on the service's side. A live source (not seekable) is forwarded to the
-    worker chunk by chunk by a thread of its own; a file is passed as its descriptor."""
+    """A video opened in a worker: `VideoReader`'s API (info, frames_decoded, frames_skipped,
+    busy_s, converted), on the service's side. A live source (not seekable) is forwarded to
+    the worker chunk by chunk by a thread of its own; a file is passed as its descriptor."""
 
     def __init__(
         self, pool: DecoderPool, source: BinaryIO, limits: Limits, threads: int, format: str | None
@@ -268,6 +268,7 @@ class WorkerReader:
         self.limits = limits
         self.live = not source.seekable()
         self.frames_decoded = 0
+        self.frames_skipped = 0
         self.busy_s = 0.0
         # a stream's chunks may still be on their way when it fails: its worker is not reused
         self._job = _Job(pool, limits.timeout_s, reusable_after_failure=not self.live)
@@ -296,6 +297,11 @@ class WorkerReader:
     def close(self) -> None:
         self._job.end()
 
+    def _take_counts(self, message: Frame | Done) -> None:
+        """The reader's counts, as the worker's last message gives them."""
+        self.frames_decoded, self.frames_skipped = message.decoded, message.skipped
+        self.busy_s = message.busy_s
+
     def converted(
         self,
         sampling: Sampling,
@@ -316,14 +322,14 @@ class WorkerReader:
             seq = 0
             while (message := self._job.receive(should_stop)) is not None:
                 if isinstance(message, Done):
-                    self.frames_decoded, self.busy_s = message.decoded, message.busy_s
+                    self._take_counts(message)
                     self._job.clean = True
                     return
                 assert isinstance(message, Frame), message
                 arrays = read_slot(ring, conversion.shapes, seq % SLOTS)
                 self._job.worker.acks.send_bytes(b"")
                 seq += 1
-                self.frames_decoded, self.busy_s = message.decoded, message.busy_s
+                self._take_counts(message)
                 yield SampledFrame(message.index, message.time_s, conversion.from_arrays(arrays))
         finally:
             ring.close()

@@ -80,17 +80,19 @@ class Opened:
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame is in its slot; `decoded` and `busy_s` are the reader's counts so far."""
+    """A frame is in its slot; `decoded`, `skipped` and `busy_s` are the reader's counts so far."""
 
     index: int
     time_s: float
     decoded: int
+    skipped: int
     busy_s: float
 
 
 @dataclass(frozen=True)
 class Done:
     decoded: int
+    skipped: int
     busy_s: float
 
 
@@ -236,11 +238,12 @@ def _frames(
                     acks.recv_bytes()
                     acked += 1
                 write_slot(ring, conversion.shapes, sent % decode.slots, conversion.to_arrays(frame.pixels))
-                conn.send(Frame(frame.index, frame.time_s, reader.frames_decoded, reader.busy_s))
+                conn.send(Frame(frame.index, frame.time_s, reader.frames_decoded, reader.frames_skipped,
+                                reader.busy_s))
                 sent += 1
                 if job.live:  # a stream's budget is renewed with each frame
                     _limit_cpu(job.cpu_limit_s)
-            outcome: Done | Failed = Done(reader.frames_decoded, reader.busy_s)
+            outcome: Done | Failed = Done(reader.frames_decoded, reader.frames_skipped, reader.busy_s)
         except ScreenError as exc:
             if isinstance(exc.__cause__, MemoryError):
                 raise exc.__cause__ from None

@@ -142,6 +142,19 @@ async def test_a_byte_stream_answers_every_frame(
     assert (summary["frames_received"], summary["frames_screened"], summary["bad_frames"]) == (30, 30, 0)
 
 
+async def test_a_keyframes_stream_screens_its_keyframes_and_counts_the_rest(
+    screener: Screener, tmp_path: Path
+) -> None:
+    data = encode_video(tmp_path / "gop.ts", frames=48, options={"g": "12", "keyint_min": "12"}).read_bytes()
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    answers, summary = await streamed(screener, {"kind": "container", "keyframes": True}, chunks)
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        keys = [i for i, f in enumerate(container.decode(video=0)) if f.key_frame]
+    assert keys == [0, 12, 24, 36] and [a["index"] for a in answers] == keys
+    counts = ("frames_received", "frames_screened", "frames_skipped", "bad_frames")
+    assert tuple(summary[k] for k in counts) == (48, 4, 44, 0)  # received = screened + skipped + bad
+
+
 async def test_a_corrupt_byte_stream_closes_the_stream(screener: Screener) -> None:
     socket = QueueSocket()
     socket.text({"type": "config", "kind": "container"})
@@ -163,6 +176,9 @@ INVALID = CloseCode.INVALID_PAYLOAD
         ("{not json", INVALID, "bad_json"),
         (json.dumps({"type": "config", "kind": "smoke-signals"}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "images", "fps": 5}), INVALID, "invalid_config"),
+        (json.dumps({"type": "config", "kind": "images", "keyframes": True}), INVALID, "invalid_config"),
+        (json.dumps({"type": "config", "kind": "h264", "keyframes": True, "fps": 1}), INVALID,
+         "invalid_config"),
         (json.dumps({"type": "end"}), INVALID, "invalid_config"),
     ],
 )
