@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Generic, TypeVar
 
@@ -126,7 +127,7 @@ class VideoReader:
         self.threads = threads
         self.frames_decoded = 0
         self.frames_skipped = 0  # not decoded at all (keyframes mode)
-        self.busy_s = 0.0  # time spent decoding and converting, not waiting for the consumer
+        self._busy = _Stopwatch()  # decoding and converting, not waiting for the consumer
         try:
             self.info = _vet(self._container, limits)
         except Exception:
@@ -185,15 +186,12 @@ class VideoReader:
         last_slot: int | None = None
         origin: float | None = None  # slots count from the first frame in range (streams start anywhere)
         t = -math.inf
-        mark = time.perf_counter()
-        try:
+        with self._decoding():
             if seeked:
                 self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
             container = self._container
             for frame in self._keyframes(stream) if sampling.keyframes else container.decode(stream):
-                self.frames_decoded += 1
-                if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
-                    raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
+                self._count()
                 t = float(frame.time) if frame.time is not None else self.frames_decoded / fps
                 if base is None:  # after a seek, number frames by their time
                     base = round((t - start) * fps) - self.frames_decoded + 1
@@ -211,16 +209,11 @@ class VideoReader:
                 elif sampling.every_n is not None and index % sampling.every_n:
                     continue
                 pixels = convert(frame)
-                self.busy_s += time.perf_counter() - mark
-                yield SampledFrame(index=index, time_s=t, pixels=pixels)
-                mark = time.perf_counter()
+                with self._busy.paused():
+                    yield SampledFrame(index=index, time_s=t, pixels=pixels)
                 taken += 1
                 if taken >= sampling.max_frames:
                     return
-        except (av.error.FFmpegError, OSError) as exc:
-            raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
-        finally:
-            self.busy_s += time.perf_counter() - mark
         if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
 
@@ -257,8 +250,7 @@ class VideoReader:
         first = max(sampling.start_s, start)
         target = _target(sampling, first, end, 0, origin)
         frames = self._container.decode(stream)
-        mark = time.perf_counter()
-        try:
+        with self._decoding():
             while target is not None:
                 sought = None
                 if seekable and target - position >= gap - eps:
@@ -266,9 +258,7 @@ class VideoReader:
                     self._container.seek(int(sought / stream.time_base), stream=stream, backward=True)
                     frames = self._container.decode(stream)
                 for frame in frames:
-                    self.frames_decoded += 1
-                    if self.busy_s + time.perf_counter() - mark > self.limits.timeout_s:
-                        raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
+                    self._count()
                     t = float(frame.time) if frame.time is not None else math.inf
                     if sought is not None:
                         if t > sought + eps:  # the seek overshot: decode this file through
@@ -291,9 +281,8 @@ class VideoReader:
                     ):
                         k, target = k + 1, following
                     pixels = convert(frame)
-                    self.busy_s += time.perf_counter() - mark
-                    yield SampledFrame(index=round((t - start) * fps), time_s=t, pixels=pixels)
-                    mark = time.perf_counter()
+                    with self._busy.paused():
+                        yield SampledFrame(index=round((t - start) * fps), time_s=t, pixels=pixels)
                     k, taken = k + 1, taken + 1
                     target = _target(sampling, first, end, k, origin) if taken < sampling.max_frames else None
                     break
@@ -301,10 +290,26 @@ class VideoReader:
                     if check_complete:
                         self._check_complete(position, seeked=True)
                     return
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds spent decoding and converting so far (not waiting for the consumer)."""
+        return self._busy.seconds()
+
+    @contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """Decoding runs on the stopwatch; FFmpeg's errors are the video's corruption."""
+        try:
+            with self._busy.running():
+                yield
         except (av.error.FFmpegError, OSError) as exc:
             raise CorruptVideo(f"decoding failed after {self.frames_decoded} frames: {exc}") from exc
-        finally:
-            self.busy_s += time.perf_counter() - mark
+
+    def _count(self) -> None:
+        """One more frame decoded, within the decode time limit."""
+        self.frames_decoded += 1
+        if self.busy_s > self.limits.timeout_s:
+            raise DecodeTimeout(f"decoding took longer than {self.limits.timeout_s:.0f} s")
 
     def _check_complete(self, last_time: float, seeked: bool) -> None:
         """At the end of the stream, a file that ends well short of what it declares is truncated."""
@@ -320,6 +325,39 @@ class VideoReader:
             raise CorruptVideo(
                 f"truncated: frames end at {last_time:.2f} s of {info.duration_s:.2f} s declared"
             )
+
+
+class _Stopwatch:
+    """Seconds accumulated while running; `paused` stops it for a while (a frame handed out)."""
+
+    def __init__(self) -> None:
+        self._total = 0.0
+        self._since: float | None = None
+
+    def seconds(self) -> float:
+        running = time.perf_counter() - self._since if self._since is not None else 0.0
+        return self._total + running
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        self._since = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._stop()
+        try:
+            yield
+        finally:
+            self._since = time.perf_counter()
+
+    def _stop(self) -> None:
+        if self._since is not None:
+            self._total += time.perf_counter() - self._since
+            self._since = None
 
 
 def _target(sampling: Sampling, first: float, end: float, k: int, origin: float) -> float | None:

@@ -313,8 +313,9 @@ class WorkerReader:
         conversion = conversions.for_size(self.info.width, self.info.height)
         fd = os.memfd_create("distilscreen-frames", os.MFD_CLOEXEC)
         try:
-            os.ftruncate(fd, ring_size(conversion.shapes, SLOTS))
-            ring = mmap.mmap(fd, ring_size(conversion.shapes, SLOTS))
+            size = ring_size(conversion.shapes, SLOTS)
+            os.ftruncate(fd, size)
+            ring = mmap.mmap(fd, size)
             self._job.worker.send(Decode(sampling, conversions, SLOTS, check_complete), fd=fd)
         finally:
             os.close(fd)

@@ -111,7 +111,11 @@ Message = Open | Decode | Image | Opened | Frame | Done | Failed | Converted
 
 def ring_size(shapes: tuple[Shape, ...], slots: int) -> int:
     """Bytes of a ring of `slots` frames whose arrays have `shapes` (uint8)."""
-    return slots * sum(math.prod(shape) for shape in shapes)
+    return slots * _slot_bytes(shapes)
+
+
+def _slot_bytes(shapes: tuple[Shape, ...]) -> int:
+    return sum(math.prod(shape) for shape in shapes)
 
 
 def write_slot(ring: mmap.mmap, shapes: tuple[Shape, ...], slot: int, arrays: tuple[np.ndarray, ...]) -> None:
@@ -126,7 +130,7 @@ def read_slot(ring: mmap.mmap, shapes: tuple[Shape, ...], slot: int) -> tuple[np
 
 def _slot_arrays(buffer: mmap.mmap, shapes: tuple[Shape, ...], slot: int) -> tuple[np.ndarray, ...]:
     """Views of slot `slot`'s arrays in a ring (the ring closes once none is left)."""
-    offset = slot * sum(math.prod(shape) for shape in shapes)
+    offset = slot * _slot_bytes(shapes)
     arrays = []
     for shape in shapes:
         arrays.append(np.frombuffer(buffer, np.uint8, math.prod(shape), offset).reshape(shape))
