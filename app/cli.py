@@ -58,7 +58,8 @@ async def _screen_file(settings: Settings, video: Path, options: ScreenOptions) 
 
 def _screen(args: argparse.Namespace) -> int:
     options = ScreenOptions(
-        every_n=args.every_n, fps=args.fps, max_frames=args.max_frames, start_s=args.start, end_s=args.end
+        every_n=args.every_n, fps=args.fps, frames=args.frames, keyframes=args.keyframes,
+        max_frames=args.max_frames, start_s=args.start, end_s=args.end,
     )
     result = asyncio.run(_screen_file(_settings(args), args.video, options))
     if args.json:
@@ -150,6 +151,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sampling = screen.add_mutually_exclusive_group()
     sampling.add_argument("--every-n", type=int, help="screen every n-th frame")
     sampling.add_argument("--fps", type=float, help="screen this many frames per second")
+    sampling.add_argument("--frames", type=int, help="screen this many frames, spread evenly")
+    sampling.add_argument("--keyframes", action="store_true", help="screen the keyframes only")
     screen.add_argument("--max-frames", type=int, help="screen at most this many frames")
     screen.add_argument("--start", type=float, default=0.0, help="start time (s)")
     screen.add_argument("--end", type=float, help="end time (s)")

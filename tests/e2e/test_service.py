@@ -91,8 +91,12 @@ def test_serve_refuses_a_model_without_a_card(tmp_path: Path) -> None:
     assert f"{bare}: no model card" in result.stdout + result.stderr
 
 
-def test_screen_command_never_imports_torch(videos: dict[str, Path], model_path: Path) -> None:
-    argv = ["screen", str(videos["h264"]), "--model", str(model_path), "--json", "--every-n", "4"]
+@pytest.mark.parametrize(("sampling", "indices"), [(["--every-n", "4"], list(range(0, 48, 4))),
+                                                   (["--frames", "3"], [0, 16, 32]), (["--keyframes"], [0])])
+def test_screen_command_never_imports_torch(
+    videos: dict[str, Path], model_path: Path, sampling: list[str], indices: list[int]
+) -> None:
+    argv = ["screen", str(videos["h264"]), "--model", str(model_path), "--json", *sampling]
     code = (
         "import sys, contextlib, io\n"
         "from app.cli import main\n"
@@ -106,7 +110,7 @@ def test_screen_command_never_imports_torch(videos: dict[str, Path], model_path:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
-    assert [f["index"] for f in body["frames"]] == list(range(0, 48, 4))
+    assert [f["index"] for f in body["frames"]] == indices
 
 
 def test_screen_command_prints_a_table_and_fails_cleanly(
