@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_stream_in_flight: int = Field(16, ge=1, description="frames of one stream awaiting answers")
     max_stream_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest WebSocket message")
     stream_idle_timeout_s: float = Field(30.0, gt=0, description="close a stream silent this long")
+    stream_max_lag_s: float = Field(
+        0.1, gt=0, description="a stream with `on_overload: skip` skips to a keyframe once its decoder lags this far behind"
+    )
     shutdown_timeout_s: float = Field(30.0, ge=0, description="grace for in-flight work on SIGTERM")
 
     # Decoding
