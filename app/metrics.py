@@ -94,6 +94,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.stream_frames_skipped = Counter(
+            "distilscreen_stream_frames_skipped",
+            "Stream frames not decoded: keyframes mode, fps, or skipping on overload.",
+            registry=r,
+        )
         self.faces = Counter(
             "distilscreen_faces_detected",
             "Faces found and screened (face models).",

@@ -38,7 +38,8 @@ async def stream(
         try:
             with admission.admit("stream"):
                 session = StreamSession(
-                    websocket, screener, settings.max_stream_in_flight, settings.stream_idle_timeout_s
+                    websocket, screener, settings.max_stream_in_flight, settings.stream_idle_timeout_s,
+                    settings.stream_max_lag_s,
                 )
                 await session.run()
         except Overloaded as exc:

@@ -7,8 +7,12 @@
 3. The server answers each screened frame with a `FrameMessage`, in order, as soon as its
    batch is done; a frame that cannot be decoded gets an `ErrorMessage` (fatal=false) and
    the stream goes on. After `end` it sends a `SummaryMessage` and closes with 1000.
-4. Backpressure: at most `max_in_flight` frames per stream wait for answers; beyond that
-   the server stops reading (TCP pushes back on the client). Nothing is dropped.
+4. Overload, by the config's `on_overload`: with `pause` (the default), at most
+   `max_in_flight` frames per stream wait for answers; beyond that the server stops
+   reading (TCP pushes back on the client), and nothing is dropped. With `skip`, whenever
+   decoding lags the stream's own clock by more than DISTILSCREEN_STREAM_MAX_LAG_S, the
+   frames up to the next keyframe that is on time are not decoded; each answer carries how
+   many were skipped so far, and the summary the total.
 5. A fatal error is an `ErrorMessage` (fatal=true) followed by a close with its code in
    `CLOSE_CODES`.
 """
@@ -51,6 +55,9 @@ class StreamConfig(BaseModel):
     keyframes: bool = Field(
         False, description="screen the keyframes only; the others are not decoded, and counted as skipped"
     )
+    on_overload: Literal["pause", "skip"] = Field(
+        "pause", description="pause reading (lossless, latency grows) or skip to keyframes (latency bounded)"
+    )
     client_id: str | None = Field(None, max_length=128, description="echoed in the summary")
 
     @model_validator(mode="after")
@@ -82,6 +89,7 @@ class FrameMessage(BaseModel):
     faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
     reason: Literal["no_face"] | None = None
     latency_ms: float = Field(description="from the frame's arrival (decoded) to this answer")
+    frames_skipped: int = Field(0, description="frames of the stream not decoded so far (keyframes, skip)")
 
 
 class ErrorMessage(BaseModel):
@@ -122,8 +130,8 @@ class SummaryMessage(BaseModel):
     client_id: str | None
     frames_received: int = Field(description="frames (images, or decoded stream frames) received")
     frames_screened: int
-    frames_skipped: int = Field(0, description="frames not decoded (keyframes); received = screened + "
-                                "skipped + bad + those every_n or fps passed over")
+    frames_skipped: int = Field(0, description="frames not decoded (keyframes, on_overload skip, fps); "
+                                "received = screened + skipped + bad + those decoded but passed over")
     bad_frames: int
     frames_with_faces: int | None = Field(None, description="face models only")
     mean_p_synthetic: float | None

@@ -44,6 +44,7 @@ class _Pending:
     time_s: float | None = None
     arrived: float = 0.0
     future: Awaitable[Judgement] | None = None
+    skipped: int = 0  # the stream's frames skipped when this one was admitted
     error: ErrorMessage | None = None
 
 
@@ -55,6 +56,7 @@ class StreamSession:
     screener: Screener
     max_in_flight: int
     idle_timeout_s: float
+    max_lag_s: float = 0.1  # with on_overload skip
     config: StreamConfig | None = None
     received: int = 0
     skipped: int = 0
@@ -173,8 +175,10 @@ class StreamSession:
         """A thread: the byte stream demuxed and decoded as it arrives; admit sampled frames."""
         screener = self.screener
         limits = Limits(screener.limits.max_pixels, math.inf, math.inf, screener.limits.allowed_codecs)
-        sampling = Sampling(max_frames=2**62, every_n=self.config.every_n, fps=self.config.fps,
-                            keyframes=self.config.keyframes)
+        config = self.config
+        max_lag = self.max_lag_s if config.on_overload == "skip" else None
+        sampling = Sampling(max_frames=2**62, every_n=config.every_n, fps=config.fps,
+                            keyframes=config.keyframes, max_lag_s=max_lag)
         try:
             with screener.decoder.open(pipe, limits, screener.decode_threads, format=demuxer) as reader:
                 frames = reader.converted(sampling, screener.judge.conversions, self._stopped.is_set,
@@ -188,7 +192,8 @@ class StreamSession:
             pipe.close_reader()
 
     def _count(self, reader: Reader) -> None:
-        """Frames received so far: decoded, or skipped undecoded (keyframes)."""
+        """Frames received so far: decoded, or skipped undecoded."""
+        self.screener.metrics.stream_frames_skipped.inc(reader.frames_skipped - self.skipped)
         self.received = reader.frames_decoded + reader.frames_skipped
         self.skipped = reader.frames_skipped
 
@@ -200,7 +205,7 @@ class StreamSession:
             self._slots.release()
             return
         future = await self.screener.judge.submit(pixels)
-        await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future))
+        await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future, self.skipped))
         self._admitted += 1
 
     async def _send_results(self) -> None:
@@ -232,6 +237,7 @@ class StreamSession:
                     faces=face_scores(result),
                     reason=no_face(result),
                     latency_ms=latency * 1000,
+                    frames_skipped=item.skipped,
                 )
             )
 

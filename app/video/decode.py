@@ -28,6 +28,7 @@ from app.errors import (
     VideoTooLong,
 )
 from app.video.conversion import Conversions, PixelsAt
+from app.video.packets import PacketFeed
 
 T = TypeVar("T")
 
@@ -47,6 +48,9 @@ _SIGNATURES: tuple[tuple[int, bytes], ...] = (
 )
 
 
+# Demuxers of bare codec streams, which carry no timestamps.
+_RAW_STREAMS = frozenset({"h264", "hevc"})
+
 # Probe little before the first frame: a live stream must not wait for megabytes to arrive.
 _LIVE_OPTIONS = {"probesize": "65536"}
 
@@ -64,7 +68,8 @@ class Limits:
 @dataclass(frozen=True)
 class Sampling:
     """Which frames to screen: every n-th, `fps` per second, or the keyframes only (the
-    others are not even decoded), within [start_s, end_s)."""
+    others are not even decoded), within [start_s, end_s). A live stream with `max_lag_s`
+    skips to its next keyframe whenever its decoding lags that far behind (`PacketFeed`)."""
 
     max_frames: int
     every_n: int | None = None
@@ -73,6 +78,7 @@ class Sampling:
     frames: int | None = None  # that many, spread evenly over the range (`VideoReader.spread`)
     start_s: float = 0.0
     end_s: float | None = None
+    max_lag_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,13 +132,18 @@ class VideoReader:
         self.limits = limits
         self.threads = threads
         self.frames_decoded = 0
-        self.frames_skipped = 0  # not decoded at all (keyframes mode)
+        self._feed: PacketFeed | None = None
         self._busy = _Stopwatch()  # decoding and converting, not waiting for the consumer
         try:
             self.info = _vet(self._container, limits)
         except Exception:
             self._container.close()
             raise
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames not decoded at all (keyframes mode, a live stream skipping on overload)."""
+        return self._feed.skipped if self._feed is not None else 0
 
     def __enter__(self) -> VideoReader:
         return self
@@ -178,34 +189,24 @@ class VideoReader:
         if sampling.frames is not None or (sampling.fps is not None and not self.live):
             yield from self._seeking(sampling, convert, stream, should_stop, check_complete)
             return
-        seeked = sampling.start_s > 0  # keyframes (only some frames decoded) are numbered by time
-        fps = self.info.fps or 1.0
-        start = _start_time(stream)
-        base: int | None = None if seeked else 0
+        seeked = sampling.start_s > 0
+        slots = _Slots(sampling.fps, sampling.start_s) if sampling.fps is not None else None
         taken = 0
-        last_slot: int | None = None
-        origin: float | None = None  # slots count from the first frame in range (streams start anywhere)
         t = -math.inf
         with self._decoding():
             if seeked:
                 self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
-            container = self._container
-            for frame in self._keyframes(stream) if sampling.keyframes else container.decode(stream):
+            wanted = slots.wants if slots is not None else None
+            for frame, t, index in self._timed(stream, sampling, wanted, seeked):
                 self._count()
-                t = float(frame.time) if frame.time is not None else self.frames_decoded / fps
-                if base is None:  # after a seek, number frames by their time
-                    base = round((t - start) * fps) - self.frames_decoded + 1
-                index = round((t - start) * fps) if sampling.keyframes else base + self.frames_decoded - 1
                 if should_stop() or (sampling.end_s is not None and t >= sampling.end_s):
                     return
                 if t < sampling.start_s - 1e-6:
                     continue
-                if sampling.fps is not None:  # the first frame of each 1/fps slot
-                    origin = t if origin is None else origin
-                    slot = math.floor((t - origin) * sampling.fps + 1e-6)
-                    if slot == last_slot:
+                if slots is not None:  # the first frame of each 1/fps slot
+                    if not slots.wants(t):
                         continue
-                    last_slot = slot
+                    slots.take(t)
                 elif sampling.every_n is not None and index % sampling.every_n:
                     continue
                 pixels = convert(frame)
@@ -217,15 +218,29 @@ class VideoReader:
         if check_complete and not sampling.keyframes:  # keyframes say nothing of where a file ends
             self._check_complete(t, seeked)
 
-    def _keyframes(self, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
-        """The keyframes only: other packets are not even decoded (whatever the decoder's own
-        skip_frame support; counted in `frames_skipped`), and a frame that does not come out
-        as a keyframe is dropped."""
-        for packet in self._container.demux(stream):
-            if packet.size and not packet.is_keyframe:
-                self.frames_skipped += 1
-                continue
-            yield from (frame for frame in packet.decode() if frame.key_frame)
+    def _timed(
+        self,
+        stream: av.VideoStream,
+        sampling: Sampling,
+        wanted: Callable[[float], bool] | None,
+        seeked: bool,
+    ) -> Iterator[tuple[av.VideoFrame, float, int]]:
+        """Each frame decoded, with its time and index. Where only some packets need decoding
+        (keyframes; a live stream's fps or lag bound) through a `PacketFeed`, frames numbered
+        by time; otherwise every frame in order, numbered by count (from the first frame's
+        time after a seek). A frame without a time is timed by its number."""
+        fps, start = self.info.fps or 1.0, _start_time(stream)
+        if sampling.keyframes or (self.live and (sampling.fps is not None or sampling.max_lag_s is not None)):
+            lag = sampling.max_lag_s if self.live else None
+            self._feed = PacketFeed(self._container, stream, fps, wanted, sampling.keyframes, lag)
+            for frame, t in self._feed.frames():
+                yield frame, t, round((t - start) * fps)
+            return
+        base: int | None = None if seeked else 0
+        for n, frame in enumerate(self._container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else n / fps
+            base = round((t - start) * fps) if base is None else base
+            yield frame, t, base + n
 
     def _seeking(
         self,
@@ -327,6 +342,28 @@ class VideoReader:
             )
 
 
+class _Slots:
+    """The fps rule: the first frame of each 1/fps slot, slots counted from the first frame
+    in range (a stream starts anywhere)."""
+
+    def __init__(self, fps: float, start_s: float) -> None:
+        self.fps, self.start_s = fps, start_s
+        self._origin: float | None = None
+        self._last: int | None = None
+
+    def wants(self, t: float) -> bool:
+        """Whether a frame at `t` is in range and would open a slot not yet taken."""
+        return t >= self.start_s - 1e-6 and self._slot(t) != self._last
+
+    def take(self, t: float) -> None:
+        self._origin = t if self._origin is None else self._origin
+        self._last = self._slot(t)
+
+    def _slot(self, t: float) -> int:
+        origin = t if self._origin is None else self._origin
+        return math.floor((t - origin) * self.fps + 1e-6)
+
+
 class _Stopwatch:
     """Seconds accumulated while running; `paused` stops it for a while (a frame handed out)."""
 
@@ -398,7 +435,8 @@ def _vet(container: av.container.InputContainer, limits: Limits) -> VideoInfo:
     duration = _stream_duration(container, stream)
     if duration is not None and duration > limits.max_duration_s:
         raise VideoTooLong(f"duration {duration:.1f} s exceeds the limit of {limits.max_duration_s:.1f} s")
-    rate = stream.average_rate or stream.guessed_rate
+    # a raw elementary stream's average rate is the demuxer's default (25); its codec knows
+    rate = stream.guessed_rate if fmt in _RAW_STREAMS else stream.average_rate or stream.guessed_rate
     return VideoInfo(
         container=fmt,
         codec=codec,

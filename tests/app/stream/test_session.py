@@ -155,6 +155,22 @@ async def test_a_keyframes_stream_screens_its_keyframes_and_counts_the_rest(
     assert tuple(summary[k] for k in counts) == (48, 4, 44, 0)  # received = screened + skipped + bad
 
 
+async def test_a_sampled_stream_that_may_skip_counts_every_frame(screener: Screener, tmp_path: Path) -> None:
+    """fps=1 on a stream without B-frames: the frames of the slot rule; the packets no
+    wanted frame needs are not decoded, and answers and summary count them."""
+    options = {"g": "12", "keyint_min": "12", "bf": "0"}
+    data = encode_video(tmp_path / "gop.ts", frames=96, options=options).read_bytes()
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    config = {"kind": "container", "fps": 1, "on_overload": "skip"}
+    answers, summary = await streamed(screener, config, chunks)
+    assert [a["index"] for a in answers] == [0, 24, 48, 72]
+    skipped = [a["frames_skipped"] for a in answers]
+    assert skipped == sorted(skipped) and summary["frames_skipped"] >= skipped[-1] > 0
+    assert summary["frames_received"] == 96 and summary["frames_screened"] == 4
+    total = screener.metrics.registry.get_sample_value("distilscreen_stream_frames_skipped_total")
+    assert total == summary["frames_skipped"]
+
+
 async def test_a_corrupt_byte_stream_closes_the_stream(screener: Screener) -> None:
     socket = QueueSocket()
     socket.text({"type": "config", "kind": "container"})
@@ -177,6 +193,7 @@ INVALID = CloseCode.INVALID_PAYLOAD
         (json.dumps({"type": "config", "kind": "smoke-signals"}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "images", "fps": 5}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "images", "keyframes": True}), INVALID, "invalid_config"),
+        (json.dumps({"type": "config", "kind": "h264", "on_overload": "drop"}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "h264", "keyframes": True, "fps": 1}), INVALID,
          "invalid_config"),
         (json.dumps({"type": "end"}), INVALID, "invalid_config"),
