@@ -15,7 +15,7 @@ nproc
 "$PY" - <<'PY'
 import av, onnxruntime, torch
 
-from training.distill import pick_device
+from training.run import pick_device
 
 device = pick_device("auto")
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, device {device} "

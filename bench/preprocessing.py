@@ -1,12 +1,12 @@
 """Where preprocessing runs: in the service (numpy) or inside the ONNX graph?
 
 The same net is exported twice and timed side by side through the service's engine
-(`training.speed.compare_speed`: uint8 frames in, calibrated probabilities out, decoding
+(`training.modelfile.speed.compare_speed`: uint8 frames in, calibrated probabilities out, decoding
 excluded):
   numpy   float NCHW input; the service casts, scales and transposes each batch in numpy
           (single-threaded), the net's normalisation runs in the graph (the contract
           before students were exported with uint8 input);
-  graph   uint8 NHWC input, as `training.export` writes it now: the service passes the
+  graph   uint8 NHWC input, as `training.modelfile.exporter` writes it now: the service passes the
           decoded frames through, the cast and layout run on ONNX Runtime's threads, and
           PatchNet folds the scaling and normalisation into its stem.
 Weights are random (speed does not depend on them).
@@ -28,10 +28,10 @@ import torch
 from common import machine
 
 from app.contract.card import InputSpec, ModelCard, OutputSpec
-from training.cardfile import attach_card
-from training.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_student
-from training.registry import NETS
-from training.speed import compare_speed
+from training.modelfile.cardfile import attach_card
+from training.modelfile.exporter import INPUT_NAME, OPSET, OUTPUT_NAME, export_student
+from training.modelfile.speed import compare_speed
+from training.nets import NETS
 
 
 def export_float_input(net: torch.nn.Module, size: int, path: Path) -> None:

@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from app.contract.card import Calibration, InputSpec, ModelCard, OutputSpec
-from training.cardfile import attach_card
+from training.modelfile.cardfile import attach_card
 
 CHANNELS = (16, 32, 64, 64)
 OPSET = 20

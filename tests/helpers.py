@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.contract.card import ModelCard
-from training.cardfile import attach_card, read_card
+from training.modelfile.cardfile import attach_card, read_card
 
 MODEL_SIZE = 64
 

@@ -178,7 +178,7 @@ def run_distill(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from training.runreport import write_run_report
+    from training.report.stage import write_run_report
 
     write_run_report(args.run)
     print(f"wrote {args.run / 'report.md'} and {args.run / 'report.json'}")
@@ -188,7 +188,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         return _export_checkpoint(args)
-    from training.modelfile import copy_model
+    from training.export.stage import copy_model
     from training.run import load_run_config
 
     given = [f"--{k.replace('_', '-')}" for k in _given(args, ("arch", "size", *CARD_OPTIONS))]
@@ -203,8 +203,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _export_checkpoint(args: argparse.Namespace) -> int:
     from app.contract.card import Calibration
-    from training.attach import make_crop
-    from training.checkpoint import export_checkpoint
+    from training.export.attach import make_crop
+    from training.export.checkpoint import export_checkpoint
 
     if args.run is not None or args.arch is None or args.size is None:
         raise ValueError("export --checkpoint needs --arch and --size, and no RUN")
@@ -219,7 +219,7 @@ def _export_checkpoint(args: argparse.Namespace) -> int:
 
 
 def run_card_attach(args: argparse.Namespace) -> int:
-    from training.attach import attach
+    from training.export.attach import attach
 
     options = _given(args, ("input_name", "layout", "color", "scale", "mean", "std", "logits", "classes",
                             "check_synthetic", "check_authentic", *CARD_OPTIONS))
@@ -231,7 +231,7 @@ def run_card_attach(args: argparse.Namespace) -> int:
 def run_card_show(args: argparse.Namespace) -> int:
     import onnx
 
-    from training.cardfile import read_card
+    from training.modelfile.cardfile import read_card
 
     if not args.model.is_file():
         raise FileNotFoundError(f"{args.model}: model file not found")

@@ -4,7 +4,7 @@
 `training/presets/`), applies `--set a.b=value` overrides (values parsed as YAML; list
 items by index, `teachers.members.0.epochs=2`), and checks every key against the
 dataclasses below: an unknown key is an error naming the key and the choices. Names are
-resolved then too, before any stage runs: every net against `training.registry.NETS`, the
+resolved then too, before any stage runs: every net against `training.nets.NETS`, the
 student loss (`students.loss`, a `training.losses.LossSpec`) against the loss terms and
 their builders' signatures, `students.export` and `students.hint_teacher` against the
 students and teachers. A `ConfigError` holds one line per problem.
@@ -29,7 +29,8 @@ from pydantic_core import PydanticCustomError
 
 from app.contract.card import Crop, FaceCrop, FrameCrop
 from training.losses.spec import LossSpec
-from training.registry import NETS, UnknownNameError
+from training.nets import NETS
+from training.registry import UnknownNameError
 
 PRESETS = Path(__file__).parent / "presets"
 
@@ -105,7 +106,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class Recipe:
     """Optimiser schedule shared by a group of nets: AdamW with a one-cycle schedule (15%
-    warm-up, then cosine decay; `training.distill.fit`)."""
+    warm-up, then cosine decay; `training.loop.fit`)."""
 
     epochs: int = 3
     batch_size: int = 32
@@ -250,7 +251,7 @@ def net_problems(config: Config) -> list[str]:
 def student_problems(students: StudentsConfig, teachers: TeachersConfig) -> list[str]:
     """`export` must name a student, `hint_teacher` a teacher (by its key), and feature
     terms of the loss need the hint teacher."""
-    from training.teachers import member_keys  # the teachers' folder names
+    from training.teachers.members import member_keys  # the teachers' folder names
 
     problems, names, keys = [], [s.name for s in students.nets], member_keys(teachers)
     teacher_choices = ", ".join(keys) or "(no teachers.members)"

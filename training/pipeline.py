@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 from training.config import Config
-from training.ensemble import stage_teachers
-from training.evaluation import stage_evaluate
-from training.modelfile import stage_export
-from training.predictions import stage_predict
-from training.prepare import stage_data
+from training.data.stage import stage_data
+from training.evaluation.predictions import stage_predict
+from training.evaluation.stage import stage_evaluate
+from training.export.stage import stage_export
+from training.report.stage import stage_report
 from training.run import start_run
-from training.runreport import stage_report
-from training.softlabels import stage_soft_labels
-from training.students import stage_students
+from training.softlabels.stage import stage_soft_labels
+from training.students.stage import stage_students
+from training.teachers.stage import stage_teachers
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,15 @@
-"""One generic name -> builder registry for nets (teachers and students) and loss terms.
+"""One generic name -> builder registry; each family declares its own beside it (timm-style):
+nets (teachers and students) in `training.nets.base.NETS`, loss terms in
+`training.losses.combined.LOSSES`, dataset layouts in `training.data.readers.layouts.LAYOUTS`.
 
-Families register builder functions with a decorator (timm-style)::
+Families register builder functions with a decorator::
 
     @NETS.register("mobilenetv3_small_100")
     def mobilenetv3_small_100(**kwargs) -> MobileNetV3: ...
 
     net = NETS.build("mobilenetv3_small_100", num_classes=2)
 
-Each registry names the modules that hold its entries and imports them on the first
+A registry may name the modules that hold its entries and imports them on the first
 lookup, so what `build` and `names` see never depends on which modules a caller happened
 to import first. A duplicate name is an error (two families claiming one name is a bug,
 not an override); an unknown name raises `UnknownNameError` listing the choices.
@@ -18,11 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-if TYPE_CHECKING:
-    from training.losses.combined import LossTerm
-    from training.nets.base import BinaryClassifier
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 Builder = Callable[..., T]
@@ -55,9 +53,8 @@ class Registry(Generic[T]):
             if name in self._builders:
                 taken = self._builders[name]
                 raise DuplicateNameError(
-                    f"{self.kind} {name!r} is already registered "
-                    f"(by {taken.__module__}.{taken.__qualname__}); "
-                    f"cannot register {builder.__module__}.{builder.__qualname__}"
+                    f"{self.kind} {name!r} is already registered (by {_qualified(taken)}); "
+                    f"cannot register {_qualified(builder)}"
                 )
             self._builders[name] = builder
             return builder
@@ -96,5 +93,7 @@ class Registry(Generic[T]):
             self._loaded = True
 
 
-NETS: Registry[BinaryClassifier] = Registry("net", modules=("training.nets",))
-LOSSES: Registry[LossTerm] = Registry("loss term", modules=("training.losses.combined",))
+def _qualified(builder: Callable[..., Any]) -> str:
+    """`module.name` of a builder function or class, or of a callable object's class."""
+    named = builder if hasattr(builder, "__qualname__") else type(builder)
+    return f"{named.__module__}.{named.__qualname__}"

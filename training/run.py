@@ -9,7 +9,7 @@
     RUN/predictions.npz      val/test logits of every model
     RUN/onnx/LABEL.onnx      every teacher and student as ONNX (the speed figures' source)
     RUN/evaluation.json      per model: calibration, test figures, size, frames/s; variants
-    RUN/report.{json,md}, roc.png, reliability.png   (training.report)
+    RUN/report.{json,md}, roc.png, reliability.png   (training.report.writer)
     RUN/model.onnx           the served student: calibrated, card with all figures
 
 Files in the folder cache a stage's outputs so that `--resume` skips it; within one
@@ -29,7 +29,6 @@ import torch
 import yaml
 
 from training.config import Config, load_config
-from training.distill import pick_device
 
 CONFIG_FILE = "config.yaml"
 PREDICTIONS = "predictions.npz"
@@ -52,6 +51,13 @@ class Run:
     @property
     def cache_dir(self) -> Path:
         return Path(self.config.data.cache_dir or self.dir / "cache")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto": cuda when available, else cpu; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def start_run(config: Config, run_dir: Path, resume: bool) -> Run:

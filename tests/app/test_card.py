@@ -11,7 +11,7 @@ import pytest
 from app.contract.card import CARD_KEY, CardError, parse_card
 from app.inference.engine import Engine
 from tests.baseline import build_baseline
-from training.cardfile import read_card
+from training.modelfile.cardfile import read_card
 
 
 def card_dict() -> dict:

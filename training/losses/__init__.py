@@ -4,6 +4,7 @@ validated loss spec (`spec`)."""
 
 from training.losses.attention import attention_map, attention_transfer_loss
 from training.losses.combined import (
+    LOSSES,
     ATTerm,
     CETerm,
     DistillOutputs,
@@ -24,6 +25,7 @@ __all__ = [
     "HintRegressor",
     "HintTerm",
     "KDTerm",
+    "LOSSES",
     "LossSpec",
     "LossTerm",
     "TermSpec",

@@ -5,7 +5,7 @@
 Each term wraps one pure loss function of `kd`, `fitnets` or `attention` and reads what it
 needs from a `DistillOutputs` (the tensors one training step produced); which layers feed
 `student_features`/`teacher_features` is decided by the caller, not here. Terms are
-registered in `training.registry.LOSSES` by name ("kd", "ce", "fitnets", "at") and are
+registered in this family's registry `LOSSES` by name ("kd", "ce", "fitnets", "at") and are
 `nn.Module`s, so trainable parts (the FitNets regressor) are in `WeightedSum.parameters()`.
 A term's `from_run` names the parameters the run fills in (not options of the config's
 loss spec, `training.losses.spec`); `needs_features` marks terms that read feature maps.
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from training.losses.attention import attention_transfer_loss
 from training.losses.fitnets import HintRegressor, hint_loss
 from training.losses.kd import kd_divergence, labelled_cross_entropy
-from training.registry import LOSSES
+from training.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,7 @@ class ATTerm(LossTerm):
         return sum(losses[1:], losses[0])
 
 
+LOSSES: Registry[LossTerm] = Registry("loss term")
 LOSSES.register("kd")(KDTerm)
 LOSSES.register("ce")(CETerm)
 LOSSES.register("fitnets")(HintTerm)

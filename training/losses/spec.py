@@ -5,7 +5,7 @@
       ce: {weight: 0.1}
       at_deep: {weight: 1.0, term: at, pairs: [1]}   # a term under another name
 
-Each entry names a registered term (`training.registry.LOSSES`: the entry's `term`, else its
+Each entry names a registered term (`training.losses.combined.LOSSES`: the entry's `term`, else its
 name), its `weight` and the options of the term's builder, checked against the builder's
 signature: an unknown term or key, or a value of the wrong type, is an error naming the
 entry and the choices. Parameters a term takes from the run (its builder's `from_run`: the
@@ -33,8 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from training.losses.combined import LossTerm, WeightedSum
-from training.registry import LOSSES, UnknownNameError
+from training.losses.combined import LOSSES, LossTerm, WeightedSum
+from training.registry import UnknownNameError
 
 RESERVED = ("weight", "term")  # an entry's keys that are not the builder's options
 

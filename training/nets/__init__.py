@@ -1,8 +1,8 @@
 """Teachers and students: one module per family, each registering its builders in
-`training.registry.NETS`. Every net follows `BinaryClassifier`'s contract."""
+`NETS` (`training.nets.base`). Every net follows `BinaryClassifier`'s contract."""
 
 from training.nets import efficientnet_lite, mobilenetv2, mobilenetv3, patchnet, residual
-from training.nets.base import CLASS_NAMES, BinaryClassifier
+from training.nets.base import CLASS_NAMES, NETS, BinaryClassifier
 from training.nets.efficientnet_lite import EfficientNetLite
 from training.nets.mobilenetv2 import MobileNetV2
 from training.nets.mobilenetv3 import MobileNetV3
@@ -12,6 +12,7 @@ from training.nets.stats import count_flops, count_params
 
 __all__ = [
     "CLASS_NAMES",
+    "NETS",
     "BinaryClassifier",
     "EfficientNetLite",
     "MobileNetV2",

@@ -4,7 +4,8 @@ Every net is a binary classifier over RGB frames: input float RGB in [0, 1], NCH
 output two logits ordered as `CLASS_NAMES`. A net normalises its own input (its
 mean/std live inside it as non-persistent buffers), so teachers with different
 pretraining conventions and the student all share one input contract, and the ONNX
-file carries the normalisation with it.
+file carries the normalisation with it. `NETS` is the family's registry: each family
+module registers its builders in it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from training.registry import Registry
 
 CLASS_NAMES = ("authentic", "synthetic")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -110,6 +113,9 @@ class ConvBNAct(nn.Sequential):
         if act is not None:
             layers.append(act())
         super().__init__(*layers)
+
+
+NETS: Registry[BinaryClassifier] = Registry("net", modules=("training.nets",))
 
 
 def global_pool(features: Tensor) -> Tensor:

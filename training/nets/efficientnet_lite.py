@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.nets.base import (
+    NETS,
     BinaryClassifier,
     Normalize,
     global_pool,
@@ -29,7 +30,6 @@ from training.nets.base import (
     load_backbone,
     weights_file,
 )
-from training.registry import NETS
 
 # (repeats, kernel, stride of the first block, expansion, in, out) per stage, lite0.
 _STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40),

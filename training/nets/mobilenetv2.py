@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from training.nets.base import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    NETS,
     BinaryClassifier,
     ConvBNAct,
     Normalize,
@@ -28,7 +29,6 @@ from training.nets.base import (
     load_backbone,
     weights_file,
 )
-from training.registry import NETS
 
 # (expansion t, output channels c, repeats n, stride of the first block s): paper Table 2.
 _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

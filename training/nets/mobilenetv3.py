@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from training.nets.base import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    NETS,
     BinaryClassifier,
     ConvBNAct,
     Normalize,
@@ -27,7 +28,6 @@ from training.nets.base import (
     init_weights,
     make_divisible,
 )
-from training.registry import NETS
 
 # (kernel, expanded, out, squeeze-excite, hard-swish (else ReLU), stride): paper Table 2.
 _SMALL = ((3, 16, 16, True, False, 2), (3, 72, 24, False, False, 2),

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from training.nets.base import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    NETS,
     BinaryClassifier,
     ConvBNAct,
     Normalize,
@@ -35,7 +36,6 @@ from training.nets.base import (
     global_pool,
     init_weights,
 )
-from training.registry import NETS
 
 
 class PatchNet(BinaryClassifier):

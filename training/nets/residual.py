@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from training.nets.base import BinaryClassifier, ConvBNAct, global_pool, init_weights
-from training.registry import NETS
+from training.nets.base import NETS, BinaryClassifier, ConvBNAct, global_pool, init_weights
 
 # The 5x5 "KV" (SQUARE 5x5), 3x3 "SQUARE" and horizontal second-order residual kernels.
 SRM_KERNELS = (

@@ -30,7 +30,7 @@ from tests.helpers import (
     running_client,
     with_face_crop,
 )
-from training.cardfile import attach_card, read_card
+from training.modelfile.cardfile import attach_card, read_card
 
 MARGIN = 1.3
 

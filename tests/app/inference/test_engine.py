@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from app.contract.card import Calibration, InputSpec, ModelCard, OutputSpec
 from app.inference.engine import Engine
 from tests.baseline import build_baseline
-from training.cardfile import attach_card
+from training.modelfile.cardfile import attach_card
 
 
 def reference(path: Path, frames: np.ndarray, temperature: float) -> np.ndarray:

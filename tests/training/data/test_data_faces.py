@@ -18,7 +18,7 @@ from app.faces.plan import DEFAULT_MAX_SIDE, FacePlan
 from app.faces.registry import DETECTORS
 from training.data import FrameCache, Sample, frame_indices, load_dataset, sample_frames
 from training.data.faces import FaceSampler, crop_at, face_crops
-from training.datasets import load_frames
+from training.data.frameset import load_frames
 
 CROP = FaceCrop(kind="face", detector="blazeface_full_range", size=64)
 

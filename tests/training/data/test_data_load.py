@@ -43,7 +43,8 @@ def test_unknown(tmp_path):
     (tmp_path / "stuff").mkdir()
     with pytest.raises(DatasetError, match=r"layout not recognised.*found \['stuff'\]"):
         load_dataset(tmp_path)
-    with pytest.raises(DatasetError, match="unknown layout 'kinetics'; choices: auto, manifest"):
+    choices = "auto, celebdf, dfdc, ffpp, folder, manifest, media"
+    with pytest.raises(DatasetError, match=f"unknown layout 'kinetics'; choices: {choices}"):
         load_dataset(tmp_path, layout="kinetics")
     with pytest.raises(DatasetError, match="no such file or directory"):
         load_dataset(tmp_path / "missing")

@@ -7,9 +7,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from training.losses import DistillOutputs, WeightedSum, build_loss, hinton
+from training.losses import LOSSES, DistillOutputs, WeightedSum, build_loss, hinton
 from training.losses.kd import kd_loss
-from training.registry import LOSSES
 
 FROM_RUN = {"temperature": 4.0, "student_channels": 8, "teacher_channels": 16}  # what the run fills in
 

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from training.nets import CLASS_NAMES, BinaryClassifier
-from training.registry import NETS
+from training.nets import CLASS_NAMES, NETS, BinaryClassifier
 
 NAMES = NETS.names()
 

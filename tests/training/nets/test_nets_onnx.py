@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from training.export import export_onnx
+from training.modelfile.exporter import export_onnx
+from training.nets import NETS
 from training.nets.base import PixelInput
-from training.registry import NETS
 
 
 def _calibrated(name: str) -> nn.Module:

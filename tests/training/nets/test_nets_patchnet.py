@@ -2,9 +2,8 @@
 
 import pytest
 
-from training.nets import PatchNet
+from training.nets import NETS, PatchNet
 from training.nets.stats import count_flops
-from training.registry import NETS
 
 
 def test_patchnet_s_multiply_adds_by_hand() -> None:

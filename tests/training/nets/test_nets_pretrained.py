@@ -7,9 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.nets import efficientnet_lite, mobilenetv2
+from training.nets import NETS, efficientnet_lite, mobilenetv2
 from training.nets.base import load_backbone
-from training.registry import NETS
 
 PRETRAINED = {
     "mobilenetv2_100": (mobilenetv2.pretrained_path, mobilenetv2.HEAD_KEYS),

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from training.nets import NETS
 from training.nets.residual import SRM_KERNELS, SRMFilter, SRMResNet
-from training.registry import NETS
 
 
 def test_srm_filters_are_fixed_and_not_in_the_state_dict() -> None:

@@ -4,8 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from training.nets import count_flops, count_params
-from training.registry import NETS
+from training.nets import NETS, count_flops, count_params
 
 
 class Tiny(nn.Module):

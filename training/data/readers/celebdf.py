@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from training.data.readers.layouts import LAYOUTS, Layout
 from training.data.sample import AUTHENTIC, SYNTHETIC, DatasetError, Sample
 
 FOLDERS = {"Celeb-real": AUTHENTIC, "YouTube-real": AUTHENTIC, "Celeb-synthesis": SYNTHETIC}
@@ -87,3 +88,6 @@ def _read_test_list(root: Path, videos: dict[str, tuple[Path, int, str]]) -> set
                                f"contradicts folder {rel.split('/')[0]}")
         test.add(rel)
     return test
+
+
+LAYOUTS.register("celebdf")(Layout(read_celebdf, looks_like_celebdf, rank=1))

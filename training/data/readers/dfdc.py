@@ -16,6 +16,7 @@ import json
 import warnings
 from pathlib import Path
 
+from training.data.readers.layouts import LAYOUTS, Layout
 from training.data.sample import DatasetError, Sample, parse_label, parse_split
 
 METADATA = "metadata.json"
@@ -71,3 +72,6 @@ def _sample(metadata: Path, path: Path, name: str, entry: object, keep_split: bo
     original = entry.get("original") or name
     return Sample(path.absolute(), label, split, f"dfdc:{Path(original).stem}",
                   f"dfdc:{metadata.parent.name}")
+
+
+LAYOUTS.register("dfdc")(Layout(read_dfdc, looks_like_dfdc, rank=2))

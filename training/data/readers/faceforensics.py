@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from training.data.readers.layouts import LAYOUTS, Layout
 from training.data.sample import AUTHENTIC, SPLITS, SYNTHETIC, DatasetError, Sample
 from training.data.splits import UnionFind
 
@@ -87,3 +88,6 @@ def _official_splits(root: Path) -> dict[str, str]:
                         id_split[str(vid)] = split
                 break
     return id_split
+
+
+LAYOUTS.register("ffpp")(Layout(read_faceforensics, looks_like_faceforensics, rank=0))

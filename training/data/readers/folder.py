@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training.data.readers.layouts import LAYOUTS, Layout
 from training.data.sample import (
     AUTHENTIC,
     MEDIA_EXTENSIONS,
@@ -83,3 +84,7 @@ def read_media(root: str | Path) -> list[Sample]:
         raise DatasetError(f"{root}: no media found; extensions read: "
                            f"{', '.join(sorted(MEDIA_EXTENSIONS))}")
     return samples
+
+
+LAYOUTS.register("folder")(Layout(read_folder, looks_like_folder, rank=3))  # the loosest: last
+LAYOUTS.register("media")(Layout(read_media))  # unlabelled clips (data.unlabelled); never detected

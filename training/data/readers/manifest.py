@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from training.data.readers.layouts import LAYOUTS, Layout
 from training.data.sample import DatasetError, Sample, default_group, parse_label, parse_split
 
 REQUIRED = ("path", "label")
@@ -100,3 +101,5 @@ def _row_to_sample(manifest: Path, line: int, row: Mapping[str, object],
     source = str(row.get("source") or "").strip() or "manifest"
     return Sample(media, values["label"], values["split"], group, source)  # type: ignore[arg-type]
 
+
+LAYOUTS.register("manifest")(Layout(read_manifest))  # detected by file name, not probed

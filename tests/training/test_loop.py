@@ -1,0 +1,97 @@
+"""The shared training loop: checkpoints, exact resume, the distillation loss wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.config import Recipe
+from training.data.frameset import FrameDataset, FrameSet
+from training.loop import Hint, fit, hard_labels, predict_logits, student_loss
+from training.losses import LossSpec
+from training.nets import NETS, BinaryClassifier
+
+CPU = torch.device("cpu")
+RECIPE = Recipe(epochs=2, batch_size=8, lr=1e-2)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptingDataset(FrameDataset):
+    """Raises on item `after` (counting across epochs): a run killed mid-epoch."""
+
+    def __init__(self, *args, after: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.left = after
+
+    def __getitem__(self, i: int):
+        self.left -= 1
+        if self.left < 0:
+            raise Interrupted
+        return super().__getitem__(i)
+
+
+def train(out: Path, data: FrameDataset) -> BinaryClassifier:
+    torch.manual_seed(0)
+    return fit(NETS.build("mobilenetv3_small_050"), hard_labels(), data, RECIPE, out, 0, CPU, "t")
+
+
+def test_an_interrupted_fit_resumes_to_the_same_weights(
+    tmp_path: Path, frames: Callable[..., FrameSet]
+) -> None:
+    data = frames(videos=4, per_video=4)
+    whole = train(tmp_path / "a", FrameDataset(data, 0, views=2, random_flip=True))
+    with pytest.raises(Interrupted):
+        train(tmp_path / "b", InterruptingDataset(data, 0, views=2, random_flip=True, after=len(data) + 4))
+    assert (tmp_path / "b" / "last.pt").is_file() and not (tmp_path / "b" / "model.pt").exists()
+    resumed = train(tmp_path / "b", FrameDataset(data, 0, views=2, random_flip=True))
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_a_finished_fit_loads_instead_of_training(
+    tmp_path: Path, frames: Callable[..., FrameSet]
+) -> None:
+    data = FrameDataset(frames(videos=4, per_video=4), 0)
+    first = train(tmp_path, data)
+    stamp = (tmp_path / "model.pt").stat().st_mtime_ns
+    again = train(tmp_path, InterruptingDataset(frames(videos=4, per_video=4), 0, after=0))
+    assert (tmp_path / "model.pt").stat().st_mtime_ns == stamp
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
+
+
+def test_feature_terms_run_a_live_hint_teacher(
+    tmp_path: Path, frames: Callable[..., FrameSet]
+) -> None:
+    data = frames(videos=4, per_video=4)
+    soft = np.full((1, len(data), 2), 0.5, np.float32)
+    student, teacher = NETS.build("mobilenetv3_small_050"), NETS.build("srm_resnet").eval()
+    spec = LossSpec.model_validate({"kd": {"weight": 0.5}, "ce": {"weight": 0.5}, "fitnets": {"weight": 1.0},
+                                    "at": {"weight": 1.0}})
+    loss = student_loss(spec, 3.0, student, teacher)
+    assert loss.terms["fitnets"].regressor.conv.weight.shape[:2] == (
+        teacher.feature_channels[-1], student.feature_channels[-1])
+    assert loss.terms["kd"].temperature == 3.0
+    fit(student, loss, FrameDataset(data, 0, soft=soft), Recipe(1, 8, 1e-3), tmp_path, 0, CPU,
+        "hint", hint=Hint(teacher, 16))
+    assert (tmp_path / "model.pt").is_file()
+    needs = r"loss term\(s\) \['at'\] read feature maps and need students.hint_teacher"
+    with pytest.raises(ValueError, match=needs):
+        student_loss(LossSpec.model_validate({"at": {"weight": 1.0}}), 4.0, student, None)
+
+
+def test_predict_logits_matches_the_plain_forward(frames: Callable[..., FrameSet]) -> None:
+    data = frames(videos=3, per_video=3)
+    net = NETS.build("mobilenetv3_small_050").eval()
+    with torch.no_grad():
+        plain = net(torch.from_numpy(data.frames).permute(0, 3, 1, 2).float() / 255).numpy()
+    np.testing.assert_allclose(predict_logits(net, data, CPU, batch_size=4), plain, atol=1e-4)
+
+

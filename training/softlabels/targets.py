@@ -1,0 +1,41 @@
+"""The ensemble's soft targets from its members' logits. With member weights w, the target
+at temperature T is
+
+    p_t^T = sum_m w_m softmax(z_m / T) / sum_m w_m      (`training.losses.teacher_probs`)
+
+so T and w can change without running a teacher again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from training.data.stage import BySize
+from training.losses import teacher_probs
+from training.softlabels.cache import SoftLabelCache
+from training.teachers.members import Teacher
+
+
+def ensemble_probs(logits: np.ndarray, temperature: float,
+                   weights: Sequence[float] | None = None) -> np.ndarray:
+    """(N, 2) weighted mean of member probabilities at `temperature` of (M, N, 2) logits."""
+    return teacher_probs(torch.from_numpy(logits), temperature, weights).numpy()
+
+
+def ensemble_logits(logits: np.ndarray, weights: Sequence[float] | None = None) -> np.ndarray:
+    """log of the ensemble's T=1 probabilities: logits whose softmax is the ensemble."""
+    return np.log(np.clip(ensemble_probs(logits, 1.0, weights), 1e-12, None)).astype(np.float32)
+
+
+def soft_targets(cache: SoftLabelCache, teachers: Sequence[Teacher], frames: BySize,
+                 aug_seed: int, views: int, temperature: float, device: torch.device
+                 ) -> np.ndarray:
+    """(views, N, 2) ensemble targets at `temperature` for views 0..views-1."""
+    weights = [t.spec.weight for t in teachers]
+    return np.stack([
+        ensemble_probs(cache.member_logits(teachers, frames, aug_seed, v, device), temperature,
+                       weights)
+        for v in range(views)
+    ])

@@ -1,0 +1,1 @@
+"""The students: distilled from the soft targets, and the undistilled baseline (`stage`)."""

@@ -1,0 +1,1 @@
+"""The ensemble: its members (`members`) and the stage that trains them (`stage`)."""

@@ -1,0 +1,59 @@
+"""The teachers stage: fine-tune every ensemble member on hard labels and keep it on disk.
+
+Each member lives in `RUN/teachers/<key>/` (`model.pt` when done, `last.pt` while it
+trains, so an interrupted run resumes mid-teacher; on the CPU also `model-<hash>.onnx`,
+which labels frames in ONNX Runtime). A member's identity for the soft-label cache is the
+hash of its final weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from training.config import Recipe, TeachersConfig
+from training.data.frameset import FrameDataset
+from training.data.stage import BySize, SplitFrames
+from training.loop import fit, hard_labels
+from training.modelfile.exporter import export_onnx, save_onnx
+from training.nets import BinaryClassifier
+from training.run import Run
+from training.teachers.members import Teacher, build_teacher, member_keys
+
+
+def stage_teachers(run: Run, frames: SplitFrames) -> tuple[Teacher, ...]:
+    """Every member trained (or loaded) on the `train` frames."""
+    cfg = run.config
+    return tuple(train_teachers(cfg.teachers, frames.train, run.dir, cfg.seed, run.device))
+
+
+def train_teachers(config: TeachersConfig, frames: BySize, run_dir: Path,
+                   seed: int, device: torch.device) -> list[Teacher]:
+    """Train (or load) every member; `frames[size]` is the training split at that size."""
+    teachers = []
+    for i, (key, spec) in enumerate(zip(member_keys(config), config.members, strict=True)):
+        recipe = Recipe(
+            epochs=config.epochs if spec.epochs is None else spec.epochs,
+            batch_size=config.batch_size,
+            lr=config.lr if spec.lr is None else spec.lr,
+            weight_decay=config.weight_decay,
+        )
+        torch.manual_seed(seed + i)
+        data = FrameDataset(frames[spec.size], seed, views=max(1, recipe.epochs))
+        out = run_dir / "teachers" / key
+        net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
+                  desc=f"teacher {key}")
+        digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
+        on_cpu = device.type == "cpu"  # labels in ONNX Runtime; on CUDA torch is the fast path
+        labeller = labelling_onnx(net, spec.size, out / f"model-{digest}.onnx") if on_cpu else None
+        teachers.append(Teacher(key, spec, net, digest, labeller))
+    return teachers
+
+
+def labelling_onnx(net: BinaryClassifier, size: int, path: Path) -> Path:
+    """`net` as ONNX at `path` (exported once; uint8 NHWC frames in, logits out)."""
+    if not path.is_file():
+        save_onnx(export_onnx(net, size, size), path)
+    return path
