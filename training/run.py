@@ -4,7 +4,7 @@
     RUN/config.yaml          the resolved config + provenance (git commit, data and config hash)
     RUN/data/, RUN/unlabelled/   the built-in benchmark, when the config has no data.path
     RUN/cache/               sampled frames, soft labels, degraded test clips
-    RUN/teachers/KEY/        model.pt (last.pt while training)
+    RUN/teachers/KEY/        model.pt (last.pt while training); on the CPU labeller-HASH.onnx
     RUN/students/NAME/distilled/model.pt (and undistilled/ for the exported student)
     RUN/predictions.npz      val/test logits of every model
     RUN/onnx/LABEL.onnx      every teacher and student as ONNX (the speed figures' source)

@@ -6,7 +6,8 @@ as decoded, the cast, scaling and normalisation inside the graph (`PixelInput`; 
 says NHWC uint8 and the service passes the frames through untouched), output `logits`,
 `onnx.checker` clean, the card attached, and a parity check through the service's own
 predictor on real frames. Teachers are exported the same way (their card makes the speed
-benchmark run them through the same input pipeline).
+benchmark run them through the same input pipeline); a teacher's labelling file carries
+a `pixel_card` too, so it runs through the same predictor.
 """
 
 from __future__ import annotations

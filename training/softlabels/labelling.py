@@ -1,15 +1,17 @@
-"""A teacher's logits on frames under an augmentation view: in ONNX Runtime on its labelling
-ONNX file (teachers trained on the CPU have one), else its torch net."""
+"""A teacher's logits on frames under an augmentation view: through the contract's predictor
+on its labelling ONNX file (teachers trained on the CPU have one, with a card), else its
+torch net."""
 
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
+from app.contract.predictor import Predictor
 from training.data.frameset import FrameSet, to_tensor
 from training.loop import predict_logits
+from training.modelfile.speed import CPU
 from training.teachers.members import Teacher
 
 CHUNK = 64  # frames per ONNX Runtime call
@@ -20,14 +22,15 @@ def teacher_logits(teacher: Teacher, frames: FrameSet, params: np.ndarray, devic
     """(N, 2) logits of `teacher` on `frames` under augmentation `params`.
 
     With an ONNX file (teachers trained on the CPU have one) the teacher runs in ONNX
-    Runtime, about twice torch's frames/s on 2 cores, on the view rounded to uint8 (at most
-    0.5/255 from the float view a student fits; view 0 is exact); else the torch net runs."""
+    Runtime through the predictor (its raw logits; intra-op threads spinning between the
+    calls, as a plain session's do), about twice torch's frames/s on 2 cores, on the view
+    rounded to uint8 (at most 0.5/255 from the float view a student fits; view 0 is exact);
+    else the torch net runs."""
     desc = f"labels {teacher.key}"
     if teacher.onnx is None:
         return predict_logits(teacher.net, frames, device, params, desc=desc)
-    session = ort.InferenceSession(str(teacher.onnx), providers=["CPUExecutionProvider"])
-    (name,) = [i.name for i in session.get_inputs()]
-    out = [session.run(None, {name: view_pixels(frames.frames[i : i + CHUNK], params[i : i + CHUNK])})[0]
+    predictor = Predictor.load(teacher.onnx, CPU, spinning=True)
+    out = [predictor.logits(view_pixels(frames.frames[i : i + CHUNK], params[i : i + CHUNK]))
            for i in tqdm(range(0, len(frames), CHUNK), desc=desc, leave=False, disable=None)]
     return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
 

@@ -1,9 +1,9 @@
 """The teachers stage: fine-tune every ensemble member on hard labels and keep it on disk.
 
 Each member lives in `RUN/teachers/<key>/` (`model.pt` when done, `last.pt` while it
-trains, so an interrupted run resumes mid-teacher; on the CPU also `model-<hash>.onnx`,
-which labels frames in ONNX Runtime). A member's identity for the soft-label cache is the
-hash of its final weights.
+trains, so an interrupted run resumes mid-teacher; on the CPU also `labeller-<hash>.onnx`
+with a card, which labels frames in ONNX Runtime through the contract's predictor). A
+member's identity for the soft-label cache is the hash of its final weights.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from training.config import Recipe, TeachersConfig
 from training.data.frameset import FrameDataset
 from training.data.stage import BySize, SplitFrames
 from training.loop import fit, hard_labels
-from training.modelfile.exporter import export_onnx, save_onnx
+from training.modelfile.cardfile import attach_card
+from training.modelfile.exporter import export_onnx, pixel_card, save_onnx
 from training.nets import BinaryClassifier
 from training.run import Run
 from training.teachers.members import Teacher, build_teacher, member_keys
@@ -47,13 +48,14 @@ def train_teachers(config: TeachersConfig, frames: BySize, run_dir: Path,
                   desc=f"teacher {key}")
         digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
         on_cpu = device.type == "cpu"  # labels in ONNX Runtime; on CUDA torch is the fast path
-        labeller = labelling_onnx(net, spec.size, out / f"model-{digest}.onnx") if on_cpu else None
+        labeller = labelling_onnx(net, key, spec.size, out / f"labeller-{digest}.onnx") if on_cpu else None
         teachers.append(Teacher(key, spec, net, digest, labeller))
     return teachers
 
 
-def labelling_onnx(net: BinaryClassifier, size: int, path: Path) -> Path:
-    """`net` as ONNX at `path` (exported once; uint8 NHWC frames in, logits out)."""
+def labelling_onnx(net: BinaryClassifier, key: str, size: int, path: Path) -> Path:
+    """`net` as ONNX at `path` (exported once; uint8 NHWC frames in, logits out) with a plain
+    card named `key` (whole frames at `size`, uncalibrated), so the predictor runs it."""
     if not path.is_file():
-        save_onnx(export_onnx(net, size, size), path)
+        save_onnx(attach_card(export_onnx(net, size, size), pixel_card(key, "0", size, size)), path)
     return path
