@@ -8,6 +8,11 @@ rejected requests, and whether every upload was answered for each of its frames.
 the load, D (decode of the stream clip) and I (inference at the max batch) are measured on
 the same machine, for the bound B = 1/(1/D + 1/I) (CPU).
 
+With --on-overload pause,skip the streams' overload policy alternates between loads of the
+same service (`skip`: a stream whose decoding lags skips to its next keyframe), and each
+load reports the share of the frames sent that were skipped. The stream clip is a live
+encoder's: x264 `zerolatency`, a keyframe every --gop frames (30: one a second).
+
 With --compare, the same load runs alternately (--rounds times each, after a 5 s warm-up of
 each) against the service as configured (decoding in worker processes) and one decoding in
 its own process (DISTILSCREEN_DECODE_WORKERS=0), and the medians of their frames/s are
@@ -15,6 +20,7 @@ compared.
 
     python bench/load.py [--url URL] [--uploads 2] [--streams 8] [--seconds 20]
     python bench/load.py --uploads 16 --streams 0 --seconds 10 --compare
+    python bench/load.py --uploads 0 --streams 8 --on-overload pause,skip --rounds 2
 """
 
 from __future__ import annotations
@@ -71,13 +77,15 @@ async def upload_worker(url: str, body: bytes, frames: int, stop_at: float, tall
 
 
 async def stream_worker(
-    url: str, frames: list[bytes], fps: float, seconds: float, latencies: list[float], tally: dict[str, int]
+    url: str, frames: list[bytes], args: argparse.Namespace, policy: str, latencies: list[float],
+    tally: dict[str, int],
 ) -> None:
+    fps, seconds = args.fps, args.seconds
     sent: dict[int, float] = {}
     # No client keepalive: a server that pauses reading (its backpressure) reads no pings either.
     ws_url = url.replace("http", "ws", 1) + "/v1/stream"
     async with websockets.connect(ws_url, max_size=None, ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "config", "kind": "h264"}))
+        await ws.send(json.dumps({"type": "config", "kind": "h264", "on_overload": policy}))
 
         async def send() -> None:
             start = time.perf_counter()
@@ -95,6 +103,9 @@ async def stream_worker(
                 tally["stream_frames"] += 1
             elif message["type"] == "error":
                 tally[f"stream_{message['code']}"] = tally.get(f"stream_{message['code']}", 0) + 1
+            elif message["type"] == "summary":
+                tally["stream_skipped"] += message["frames_skipped"]
+                tally["stream_received"] += message["frames_received"]
         await sender
     tally["stream_sent"] += len(sent)
 
@@ -117,15 +128,15 @@ def batch_stats(before: dict[str, float], after: dict[str, float]) -> tuple[floa
 
 
 async def run_load(
-    url: str, args: argparse.Namespace, upload_body: bytes, upload_frames: int, frames: list[bytes]
+    url: str, args: argparse.Namespace, policy: str, upload_body: bytes, upload_frames: int,
+    frames: list[bytes],
 ) -> dict:
-    tally = {"upload_frames": 0, "stream_frames": 0, "stream_sent": 0}
+    counts = ("upload_frames", "stream_frames", "stream_sent", "stream_skipped", "stream_received")
+    tally = dict.fromkeys(counts, 0)
     latencies: list[float] = []
     stop_at = time.monotonic() + args.seconds
     jobs = [upload_worker(url, upload_body, upload_frames, stop_at, tally) for _ in range(args.uploads)]
-    jobs += [
-        stream_worker(url, frames, args.fps, args.seconds, latencies, tally) for _ in range(args.streams)
-    ]
+    jobs += [stream_worker(url, frames, args, policy, latencies, tally) for _ in range(args.streams)]
     started = time.perf_counter()
     await asyncio.gather(*jobs)
     return {"elapsed": time.perf_counter() - started, "tally": tally, "latencies": latencies}
@@ -144,10 +155,10 @@ class Run:
 
 
 def measure(
-    url: str, args: argparse.Namespace, upload: bytes, upload_frames: int, stream: list[bytes]
+    url: str, args: argparse.Namespace, policy: str, upload: bytes, upload_frames: int, stream: list[bytes]
 ) -> Run:
     before = scrape(url)
-    result = asyncio.run(run_load(url, args, upload, upload_frames, stream))
+    result = asyncio.run(run_load(url, args, policy, upload, upload_frames, stream))
     after = scrape(url)
     counter = "distilscreen_frames_screened_total"
     screened = after[counter] - before.get(counter, 0)
@@ -159,24 +170,30 @@ def measure(
                mean_batch, max_batch, {k: v for k, v in rejected.items() if v})
 
 
-def report(run: Run, bound: float, args: argparse.Namespace, batch_size: int) -> None:
+def report(run: Run, bound: float, args: argparse.Namespace, policy: str, batch_size: int) -> None:
     tally, lat = run.tally, run.latencies_ms
     print(f"total:    {run.rate:.1f} frames/s screened = {run.rate / bound:.2f} x B")
     if len(lat):
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-        print(f"streams:  {tally['stream_frames']} answered of {tally['stream_sent']} sent")
-        print(f"latency:  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f} ms (target p99 <= 100 ms)")
-        print(f"realtime: {'yes' if p99 <= 100 else 'no'} (p99 <= 100 ms at {args.fps:g} fps per stream)")
+        target = 200 if policy == "skip" else 100
+        skipped = tally["stream_skipped"] / tally["stream_sent"]
+        print(f"streams:  {tally['stream_frames']} answered of {tally['stream_sent']} sent "
+              f"(on_overload {policy}: {tally['stream_skipped']} skipped, {skipped:.1%}; "
+              f"{tally['stream_received']} received by the server)")
+        print(f"latency:  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f} ms (target p99 <= {target} ms)")
+        print(f"realtime: {'yes' if p99 <= target else 'no'} "
+              f"(p99 <= {target} ms at {args.fps:g} fps per stream)")
     fill = run.mean_batch / batch_size
     print(f"batches:  mean {run.mean_batch:.1f}, max {run.max_batch} of {batch_size}, fill {fill:.2f}")
     others = {
         k: v
         for k, v in tally.items()
         if k.startswith(("upload_4", "upload_5", "upload_incomplete", "stream_"))
-        and k not in ("stream_frames", "stream_sent")
+        and k not in ("stream_frames", "stream_sent", "stream_skipped", "stream_received")
     }
     print(f"uploads:  {tally['upload_frames']} frames answered; other outcomes {others or 'none'}")
-    print(f"rejected: {run.rejected or 'none'}; dropped: none (streams pause reading instead of dropping)")
+    dropped = "skipped as counted above" if policy == "skip" else "none (streams pause reading instead)"
+    print(f"rejected: {run.rejected or 'none'}; dropped: {dropped}")
 
 
 def main() -> None:
@@ -188,18 +205,22 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--compare", action="store_true",
                         help="also load a service decoding in its own process, alternately")
-    parser.add_argument("--rounds", type=int, default=3, help="loads of each service with --compare")
+    parser.add_argument("--rounds", type=int, default=3, help="loads of each service or policy")
+    parser.add_argument("--on-overload", default="pause", help="the streams' policies: pause,skip")
+    parser.add_argument("--gop", type=int, default=30, help="frames between the stream clip's keyframes")
     args = parser.parse_args()
     if args.compare and args.url:
         parser.error("--compare starts its own two services: leave out --url")
+    policies = args.on_overload.split(",")
+    if not set(policies) <= {"pause", "skip"} or (args.compare and len(policies) > 1):
+        parser.error("--on-overload takes pause, skip or pause,skip (one of them with --compare)")
 
     settings = Settings()
     engine = Engine.from_settings(settings)
     workdir = Path(tempfile.mkdtemp())
     upload_clip = make_clip(workdir / "upload.mp4", frames=150)
-    stream_clip = make_clip(
-        workdir / "stream.h264", frames=150, container_format="h264", options={"tune": "zerolatency"}
-    )
+    live = {"tune": "zerolatency", "g": str(args.gop), "keyint_min": str(args.gop)}
+    stream_clip = make_clip(workdir / "stream.h264", frames=150, container_format="h264", options=live)
     # D of the clip being served: x264's zerolatency stream clip decodes slower than the
     # upload clip (no B-frames, no frame threads), so the bound follows the load's clip.
     bound_clip = stream_clip if args.streams else upload_clip
@@ -212,15 +233,17 @@ def main() -> None:
     envs = {"workers": {}, "in-process": IN_PROCESS} if args.compare else {"service": {}}
     urls = {name: args.url or f"http://127.0.0.1:{port + n}" for n, name in enumerate(envs)}
     services = [] if args.url else [start_service(port + n, env=env) for n, env in enumerate(envs.values())]
-    runs: dict[str, list[Run]] = {name: [] for name in envs}
+    loads = [(name, url, policy) for name, url in urls.items() for policy in policies]
+    runs: dict[tuple[str, str], list[Run]] = {(name, policy): [] for name, _, policy in loads}
+    several = len(loads) > 1
     try:
-        if args.compare:  # a burst starts workers beyond the pool's size once: measure after it
+        if several:  # a burst starts workers beyond the pool's size once: measure after it
             warm_up = argparse.Namespace(**vars(args) | {"seconds": min(5.0, args.seconds)})
-            for url in urls.values():
-                measure(url, warm_up, *load)
-        for _ in range(args.rounds if args.compare else 1):
-            for name, url in urls.items():  # alternately: drift on a shared machine hits both
-                runs[name].append(measure(url, args, *load))
+            for _, url, policy in loads:
+                measure(url, warm_up, policy, *load)
+        for _ in range(args.rounds if several else 1):
+            for name, url, policy in loads:  # alternately: drift on a shared machine hits all
+                runs[name, policy].append(measure(url, args, policy, *load))
     finally:
         for service in services:
             service.terminate()
@@ -228,14 +251,17 @@ def main() -> None:
     card = engine.card
     print(f"machine:  {machine()}")
     print(f"model:    {card.name} @ {card.input.width}x{card.input.height} on {engine.providers}")
-    print(f"load:     {args.uploads} uploads + {args.streams} 720p streams at {args.fps:g} fps")
+    print(f"load:     {args.uploads} uploads + {args.streams} 720p streams at {args.fps:g} fps, "
+          f"a keyframe every {args.gop} frames")
     print(f"bound:    D {d:.1f} ({bound_clip.name})  I {i:.1f}  B = 1/(1/D + 1/I) {bound:.1f} frames/s")
-    for name, done in runs.items():
-        if args.compare:
-            print(f"--- {name}: frames/s {[round(r.rate, 1) for r in done]}; the median run:")
-        report(sorted(done, key=lambda r: r.rate)[len(done) // 2], bound, args, settings.max_batch_size)
+    for (name, policy), done in runs.items():
+        if several:
+            rates = [round(r.rate, 1) for r in done]
+            print(f"--- {name}, on_overload {policy}: frames/s {rates}; the median run:")
+        median = sorted(done, key=lambda r: r.rate)[len(done) // 2]
+        report(median, bound, args, policy, settings.max_batch_size)
     if args.compare:
-        workers, local = (statistics.median(r.rate for r in runs[n]) for n in envs)
+        workers, local = (statistics.median(r.rate for r in runs[n, policies[0]]) for n in envs)
         print(f"workers / in-process = {workers / local:.3f} (medians: {workers:.1f} / {local:.1f} frames/s)")
 
 
