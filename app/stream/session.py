@@ -158,7 +158,7 @@ class StreamSession:
         decoding = asyncio.create_task(asyncio.to_thread(self._decode_stream, pipe, demuxer, loop))
         try:
             while (chunk := await self._next_binary_unless(decoding)) is not None:
-                await asyncio.to_thread(pipe.feed, chunk)
+                await asyncio.to_thread(pipe.feed, chunk, time.monotonic())
         except BaseException:
             self._stop()
             pipe.finish()

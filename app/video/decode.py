@@ -29,6 +29,7 @@ from app.errors import (
 )
 from app.video.conversion import Conversions, PixelsAt
 from app.video.packets import PacketFeed
+from app.video.sources import ChunkedSource
 
 T = TypeVar("T")
 
@@ -69,7 +70,8 @@ class Limits:
 class Sampling:
     """Which frames to screen: every n-th, `fps` per second, or the keyframes only (the
     others are not even decoded), within [start_s, end_s). A live stream with `max_lag_s`
-    skips to its next keyframe whenever its decoding lags that far behind (`PacketFeed`)."""
+    skips to its next keyframe whenever the bytes being decoded have waited that long
+    since they arrived (`PacketFeed`; a `ChunkedSource` knows)."""
 
     max_frames: int
     every_n: int | None = None
@@ -114,6 +116,7 @@ class VideoReader:
 
     def __init__(self, source: BinaryIO, limits: Limits, threads: int = 0, format: str | None = None) -> None:
         self.live = not source.seekable()
+        self._source = source
         head, options = b"", _LIVE_OPTIONS
         if not self.live:  # a file can be sniffed and rewound; a live stream cannot
             head, options = source.read(16), {}
@@ -230,9 +233,11 @@ class VideoReader:
         by time; otherwise every frame in order, numbered by count (from the first frame's
         time after a seek). A frame without a time is timed by its number."""
         fps, start = self.info.fps or 1.0, _start_time(stream)
-        if sampling.keyframes or (self.live and (sampling.fps is not None or sampling.max_lag_s is not None)):
-            lag = sampling.max_lag_s if self.live else None
-            self._feed = PacketFeed(self._container, stream, fps, wanted, sampling.keyframes, lag)
+        timed = isinstance(self._source, ChunkedSource) and sampling.max_lag_s is not None
+        if sampling.keyframes or (self.live and (sampling.fps is not None or timed)):
+            lag = self._source.lag if timed else None
+            self._feed = PacketFeed(self._container, stream, fps, wanted, sampling.keyframes, lag,
+                                    sampling.max_lag_s or math.inf)
             for frame, t in self._feed.frames():
                 yield frame, t, round((t - start) * fps)
             return

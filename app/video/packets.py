@@ -3,9 +3,9 @@ stream, or any video in keyframes mode).
 
 Each packet is decoded, held or skipped, in demux order:
 - skipped: in keyframes mode every packet but the keyframes; with a lag bound (a live
-  stream that skips on overload), every packet while the decoder lags the stream's own
-  clock by more than the bound. A skipped packet breaks the chain of references, so what
-  follows it is skipped too, up to the next keyframe.
+  stream that skips on overload), every packet read while the bytes being read have waited
+  longer than the bound since they arrived (`lag`). A skipped packet breaks the chain of
+  references, so what follows it is skipped too, up to the next keyframe.
 - held: a packet whose frame is not wanted waits, with the others since the decoder's
   last packet, until a wanted frame needs them; the next keyframe drops them undecoded.
   Packets are held only once the first group of pictures showed that they come in
@@ -16,7 +16,6 @@ Each packet is decoded, held or skipped, in demux order:
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -36,12 +35,12 @@ class PacketFeed:
         fps: float,
         wants: Callable[[float], bool] | None = None,
         keyframes_only: bool = False,
-        max_lag_s: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        lag: Callable[[], float] | None = None,
+        max_lag_s: float = math.inf,
     ) -> None:
         self.skipped = 0
         self._container, self._stream, self._fps, self._wants = container, stream, fps, wants
-        self._keyframes_only, self._max_lag_s, self._clock = keyframes_only, max_lag_s, clock
+        self._keyframes_only, self._lag, self._max_lag_s = keyframes_only, lag, max_lag_s
         self._held: list[tuple[av.Packet, int]] = []
         self._chain = True  # nothing skipped since the last keyframe: the decoder can go on
         self._demuxed = 0
@@ -50,7 +49,6 @@ class PacketFeed:
         self._in_order = True  # packet times never went back
         self._holding = False  # decided at the second keyframe
         self._keyframes_seen = 0
-        self._least_delay = math.inf  # the least (arrival - stream time) seen: zero lag
 
     def frames(self) -> Iterator[tuple[av.VideoFrame, float]]:
         """The decoded frames and their times (the frame's own, or its packet's position
@@ -65,7 +63,7 @@ class PacketFeed:
             self._demuxed += 1
             if packet.is_keyframe:
                 self._at_keyframe()
-            behind = self._behind(t)
+            behind = self._lag is not None and self._lag() > self._max_lag_s
             if not self._chain or behind or (self._keyframes_only and not packet.is_keyframe):
                 self.skipped += 1
                 self._chain = False
@@ -105,12 +103,3 @@ class PacketFeed:
             self._in_order = self._in_order and t > self._last_time
         self._last_time = max(t, self._last_time)
         return t
-
-    def _behind(self, t: float) -> bool:
-        """Whether the decoder lags the stream's clock by more than the bound: how much later
-        than the stream's time this packet comes, beyond the least such delay seen."""
-        if self._max_lag_s is None:
-            return False
-        delay = self._clock() - t
-        self._least_delay = min(self._least_delay, delay)
-        return delay - self._least_delay > self._max_lag_s

@@ -36,8 +36,10 @@ from app.errors import DecoderCrashed, DecodeTimeout
 from app.metrics import Metrics
 from app.video.conversion import Conversions
 from app.video.decode import Limits, SampledFrame, Sampling, VideoInfo
+from app.video.sources import ChunkedSource
 from app.video.worker import (
     MEMORY_EXIT,
+    Chunk,
     Converted,
     Decode,
     Done,
@@ -88,7 +90,7 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, message: Message | bytes | None, fd: int | None = None) -> None:
+    def send(self, message: Message | Chunk | None, fd: int | None = None) -> None:
         """Send a message (and a descriptor right after it); chunks come from another thread."""
         with self._sending:
             self.conn.send(message)
@@ -351,10 +353,12 @@ def _as_file(source: BinaryIO) -> Iterator[BinaryIO]:
 
 
 def _forward(source: BinaryIO, worker: _Worker) -> None:
-    """A live source's bytes to the worker as they arrive, then None (its end)."""
+    """A live source's bytes to the worker as they arrive, each with its arrival (a chunked
+    source's own, else now), then None (its end)."""
     try:
-        while chunk := source.read(1 << 16):
-            worker.send(chunk)
+        while data := source.read(1 << 16):
+            arrived = source.arrived if isinstance(source, ChunkedSource) else time.monotonic()
+            worker.send(Chunk(data, arrived))
         worker.send(None)
     except (OSError, ValueError):  # the worker is gone (killed, or its job failed)
         return

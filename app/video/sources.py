@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections import deque
 from typing import TypeVar
 
@@ -17,32 +18,67 @@ T = TypeVar("T")
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"})
 
 
-class BytePipe(io.RawIOBase):
-    """A blocking, read-only file for a demuxer thread, fed chunk by chunk from elsewhere.
+class ChunkedSource(io.RawIOBase):
+    """A blocking, read-only file over chunks of a live stream, each with the time it arrived
+    (`time.monotonic()`): `lag` says how long the data being read has waited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = memoryview(b"")
+        self._arrived = time.monotonic()
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def arrived(self) -> float:
+        """When the chunk being read arrived."""
+        return self._arrived
+
+    def lag(self) -> float:
+        """Seconds since the chunk being read arrived: ~0 while reading keeps up."""
+        return time.monotonic() - self._arrived
+
+    def _next_chunk(self) -> tuple[bytes, float] | None:
+        """The next chunk and its arrival, waiting for it; None at the end."""
+        raise NotImplementedError
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._buffer:
+            if (chunk := self._next_chunk()) is None:
+                return 0
+            data, self._arrived = chunk
+            self._buffer = memoryview(data)
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+class BytePipe(ChunkedSource):
+    """A live stream fed chunk by chunk from another thread, read by a demuxer thread.
 
     `feed` adds a chunk, blocking while `max_bytes` wait unread (memory stays bounded);
     `finish` marks the end of the input; the reader calls `close_reader` when it stops, which
-    releases a blocked `feed`. `read` blocks until data or the end arrives.
+    releases a blocked `feed`. Reading blocks until data or the end arrives.
     """
 
     def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
         super().__init__()
         self.max_bytes = max_bytes
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[tuple[bytes, float]] = deque()
         self._size = 0
         self._ended = False
         self._reader_gone = False
         self._changed = threading.Condition()
-        self._buffer = memoryview(b"")
 
-    def readable(self) -> bool:
-        return True
-
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes, arrived: float | None = None) -> None:
+        """Add a chunk that arrived at `arrived` (default: now)."""
+        arrived = time.monotonic() if arrived is None else arrived
         with self._changed:
             self._changed.wait_for(lambda: self._size < self.max_bytes or self._reader_gone)
             if not self._reader_gone:
-                self._chunks.append(chunk)
+                self._chunks.append((chunk, arrived))
                 self._size += len(chunk)
                 self._changed.notify_all()
 
@@ -57,20 +93,15 @@ class BytePipe(io.RawIOBase):
             self._chunks.clear()
             self._changed.notify_all()
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        if not self._buffer:
-            with self._changed:
-                self._changed.wait_for(lambda: self._chunks or self._ended)
-                if not self._chunks:
-                    return 0
-                chunk = self._chunks.popleft()
-                self._size -= len(chunk)
-                self._changed.notify_all()
-            self._buffer = memoryview(chunk)
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+    def _next_chunk(self) -> tuple[bytes, float] | None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._chunks or self._ended)
+            if not self._chunks:
+                return None
+            chunk = self._chunks.popleft()
+            self._size -= len(chunk[0])
+            self._changed.notify_all()
+            return chunk
 
 
 def decode_image(data: bytes, conversions: Conversions[T], max_pixels: int) -> T:

@@ -7,7 +7,7 @@ over SOCKET, a Unix socket to the service; ACKS is a pipe on which the service s
 frame's slot of shared memory may be written again.
 
 A video job: the service sends `Open` (an upload's file descriptor follows it; a stream's
-chunks follow it as `bytes`, then None), the worker answers `Opened` (or `Failed`); the
+chunks follow it as `Chunk`s, then None), the worker answers `Opened` (or `Failed`); the
 service sends `Decode` with the descriptor of the ring (a memfd of `slots` frames) and the
 worker writes frame `seq` into slot `seq % slots` and answers a `Frame` for each, then
 `Done` (or `Failed`) once every frame was acknowledged. An image job (`Image`) is answered
@@ -16,7 +16,6 @@ with its converted value (`Converted`, pickled: it is one frame) or `Failed`.
 
 from __future__ import annotations
 
-import io
 import math
 import mmap
 import os
@@ -35,7 +34,7 @@ import numpy as np
 from app.errors import ScreenError
 from app.video.conversion import Conversion, Conversions, Shape
 from app.video.decode import Limits, Sampling, VideoInfo, VideoReader
-from app.video.sources import decode_image
+from app.video.sources import ChunkedSource, decode_image
 
 # The exit status of a worker that ran out of its address space (RLIMIT_AS).
 MEMORY_EXIT = 86
@@ -51,6 +50,15 @@ class Open:
     format: str | None
     live: bool
     cpu_limit_s: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a live stream, with when it reached the service (`time.monotonic()`, one
+    clock for all processes), so that the worker knows how long it waited."""
+
+    data: bytes
+    arrived: float
 
 
 @dataclass(frozen=True)
@@ -145,19 +153,15 @@ def receive_fd(conn: Connection) -> int:
     return fd
 
 
-class _Inbox(io.RawIOBase):
+class _Inbox(ChunkedSource):
     """The worker's side of its socket: the next job or command, and a live stream's chunks,
     which it reads as a file (they are kept while the worker waits for a command)."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__()
         self.conn = conn
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[Chunk] = deque()
         self._ended = False
-        self._buffer = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
 
     def start_stream(self) -> None:
         self._chunks.clear()
@@ -170,26 +174,22 @@ class _Inbox(io.RawIOBase):
             continue
         return message
 
-    def _receive(self) -> Message | bytes | None:
+    def _receive(self) -> Message | Chunk | None:
         message = self.conn.recv()
-        if isinstance(message, bytes):
+        if isinstance(message, Chunk):
             self._chunks.append(message)
         elif message is None:
             self._ended = True
         return message
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer:
-            if self._chunks:
-                self._buffer = memoryview(self._chunks.popleft())
-            elif self._ended:
-                return 0
-            elif isinstance(message := self._receive(), Message):
+    def _next_chunk(self) -> tuple[bytes, float] | None:
+        while not self._chunks:
+            if self._ended:
+                return None
+            if isinstance(message := self._receive(), Message):
                 raise RuntimeError(f"a stream's chunk was expected, got {type(message).__name__}")
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+        chunk = self._chunks.popleft()
+        return chunk.data, chunk.arrived
 
 
 def _limit_cpu(seconds: int) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,26 @@ def test_a_live_stream_is_decoded_as_its_bytes_arrive(pool: DecoderPool, tmp_pat
         frames = list(reader.converted(ALL, PixelsAt((32, 24)), check_complete=False))
     feeder.join()
     assert_same(frames, decoded(None, clip, PixelsAt((32, 24))))
+
+
+@pytest.mark.parametrize("through_worker", [False, True])
+@pytest.mark.parametrize(("waited_s", "screened"), [(0.0, 48), (60.0, 0)])
+def test_a_skipping_stream_judges_its_lag_by_when_its_bytes_arrived(
+    pool: DecoderPool, through_worker: bool, waited_s: float, screened: int, tmp_path: Path
+) -> None:
+    """Bytes that arrived a minute ago are a minute late: with a lag bound all of them are
+    skipped (and counted); bytes that just arrived are all decoded. Arrival times cross to
+    the worker with the chunks."""
+    data = encode_video(tmp_path / "live.ts", frames=48).read_bytes()
+    pipe = BytePipe()
+    for start in range(0, len(data), 4096):
+        pipe.feed(data[start : start + 4096], time.monotonic() - waited_s)
+    pipe.finish()
+    live = Limits(LIMITS.max_pixels, float("inf"), float("inf"), LIMITS.allowed_codecs)
+    sampling = Sampling(max_frames=1000, max_lag_s=30.0)
+    with pool.open(pipe, live) if through_worker else VideoReader(pipe, live) as reader:
+        frames = list(reader.converted(sampling, PixelsAt((32, 24)), check_complete=False))
+        assert (len(frames), reader.frames_decoded + reader.frames_skipped) == (screened, 48)
 
 
 def test_images_and_in_memory_uploads(pool: DecoderPool, videos: dict[str, Path]) -> None:
