@@ -68,6 +68,8 @@ class StreamConfig(BaseModel):
             raise ValueError("fps sampling needs timestamps: use it with h264 or container streams")
         if self.keyframes and (self.kind == "images" or self.every_n is not None or self.fps is not None):
             raise ValueError("keyframes is for h264 and container streams, without every_n or fps")
+        if self.kind == "images" and self.on_overload == "skip":
+            raise ValueError("on_overload skip skips to keyframes: use it with h264 or container streams")
         return self
 
 

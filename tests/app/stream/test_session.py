@@ -60,12 +60,15 @@ async def screener(settings: Settings) -> AsyncIterator[Screener]:
         yield screener
 
 
-def session(socket: QueueSocket, screener: Screener, idle_timeout_s: float = TIMEOUT_S) -> StreamSession:
-    return StreamSession(socket, screener, max_in_flight=4, idle_timeout_s=idle_timeout_s)  # type: ignore[arg-type]
+def session(
+    socket: QueueSocket, screener: Screener, idle_timeout_s: float = TIMEOUT_S, max_lag_s: float = 0.1
+) -> StreamSession:
+    return StreamSession(socket, screener, 4, idle_timeout_s, max_lag_s)  # type: ignore[arg-type]
 
 
 async def streamed(
-    screener: Screener, config: dict, messages: list[bytes], idle_timeout_s: float = TIMEOUT_S
+    screener: Screener, config: dict, messages: list[bytes], idle_timeout_s: float = TIMEOUT_S,
+    max_lag_s: float = 0.1,
 ) -> tuple[list[dict], dict]:
     """Send config, binary messages and `end`; run the session; its answers and summary."""
     socket = QueueSocket()
@@ -73,7 +76,7 @@ async def streamed(
     for message in messages:
         socket.binary(message)
     socket.text({"type": "end"})
-    await asyncio.wait_for(session(socket, screener, idle_timeout_s).run(), TIMEOUT_S)
+    await asyncio.wait_for(session(socket, screener, idle_timeout_s, max_lag_s).run(), TIMEOUT_S)
     assert socket.sent and socket.sent[-1]["type"] == "summary", socket.sent[-1:]
     return socket.sent[:-1], socket.sent[-1]
 
@@ -155,20 +158,34 @@ async def test_a_keyframes_stream_screens_its_keyframes_and_counts_the_rest(
     assert tuple(summary[k] for k in counts) == (48, 4, 44, 0)  # received = screened + skipped + bad
 
 
-async def test_a_sampled_stream_that_may_skip_counts_every_frame(screener: Screener, tmp_path: Path) -> None:
+async def test_a_sampled_stream_decodes_only_what_it_screens(screener: Screener, tmp_path: Path) -> None:
     """fps=1 on a stream without B-frames: the frames of the slot rule; the packets no
     wanted frame needs are not decoded, and answers and summary count them."""
     options = {"g": "12", "keyint_min": "12", "bf": "0"}
     data = encode_video(tmp_path / "gop.ts", frames=96, options=options).read_bytes()
     chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
-    config = {"kind": "container", "fps": 1, "on_overload": "skip"}
-    answers, summary = await streamed(screener, config, chunks)
+    answers, summary = await streamed(screener, {"kind": "container", "fps": 1}, chunks)
     assert [a["index"] for a in answers] == [0, 24, 48, 72]
     skipped = [a["frames_skipped"] for a in answers]
     assert skipped == sorted(skipped) and summary["frames_skipped"] >= skipped[-1] > 0
     assert summary["frames_received"] == 96 and summary["frames_screened"] == 4
     total = screener.metrics.registry.get_sample_value("distilscreen_stream_frames_skipped_total")
     assert total == summary["frames_skipped"]
+
+
+@pytest.mark.parametrize("policy", ["pause", "skip"])
+async def test_a_stream_skips_on_overload_only_when_it_asks_to(
+    screener: Screener, policy: str, tmp_path: Path
+) -> None:
+    """With a lag bound no byte can meet (a microsecond), a skipping stream skips every frame
+    and counts them; a pausing one screens them all."""
+    data = encode_video(tmp_path / "clip.ts", frames=24).read_bytes()
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    config = {"kind": "container", "on_overload": policy}
+    answers, summary = await streamed(screener, config, chunks, max_lag_s=1e-6)
+    counts = ("frames_received", "frames_screened", "frames_skipped")
+    assert tuple(summary[k] for k in counts) == ((24, 0, 24) if policy == "skip" else (24, 24, 0))
+    assert len(answers) == summary["frames_screened"]
 
 
 async def test_a_corrupt_byte_stream_closes_the_stream(screener: Screener) -> None:
@@ -194,6 +211,7 @@ INVALID = CloseCode.INVALID_PAYLOAD
         (json.dumps({"type": "config", "kind": "images", "fps": 5}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "images", "keyframes": True}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "h264", "on_overload": "drop"}), INVALID, "invalid_config"),
+        (json.dumps({"type": "config", "kind": "images", "on_overload": "skip"}), INVALID, "invalid_config"),
         (json.dumps({"type": "config", "kind": "h264", "keyframes": True, "fps": 1}), INVALID,
          "invalid_config"),
         (json.dumps({"type": "end"}), INVALID, "invalid_config"),
