@@ -104,15 +104,15 @@ def end_to_end_fps(url: str, video: Path) -> tuple[float, int]:
 
 
 def start_service(
-    port: int, model: Path | None = None, env: dict[str, str] | None = None
+    port: int, model: Path | None = None, env: dict[str, str] | None = None, root: Path = ROOT
 ) -> subprocess.Popen:
     """`distilscreen serve` on `port` (the model: `model`, else DISTILSCREEN_MODEL_PATH; `env`
-    on top of ours), ready."""
+    on top of ours), ready; `root`: the source tree whose `app` it runs."""
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          *(["--model", str(model)] if model else [])],
-        cwd=ROOT,
-        env=os.environ | (env or {}),
+        cwd=root,
+        env=os.environ | {"PYTHONPATH": str(root)} | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
