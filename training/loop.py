@@ -2,10 +2,11 @@
 of a `FrameDataset`, AdamW with a one-cycle schedule, a checkpoint per epoch, resume.
 
 A distilled student trains with the recipe's loss (`students.loss`, validated with the
-config: KD + CE, optionally FitNets/AT with a live hint teacher; the KD term at the soft
-targets' temperature); the undistilled student and the teachers train with CE alone (the
-same loop with `hard_labels()`). Device: CUDA if available (with AMP), else CPU with the
-channels_last layout (1.2-1.7x the images/s of NCHW in training, measured on 2 CPU cores).
+config and built when the run starts, `training.students.plan`: KD + CE, optionally
+FitNets/AT with a live hint teacher; the KD term at the soft targets' temperature); the
+undistilled student and the teachers train with CE alone (the same loop with
+`hard_labels()`). Device: CUDA if available (with AMP), else CPU with the channels_last
+layout (1.2-1.7x the images/s of NCHW in training, measured on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from training.config import Recipe
 from training.data.frameset import FrameDataset, FrameSet, to_tensor
-from training.losses import DistillOutputs, LossSpec, WeightedSum, build_loss
+from training.losses import DistillOutputs, WeightedSum, build_loss
 from training.nets import BinaryClassifier
 
 log = logging.getLogger(__name__)
@@ -39,17 +40,6 @@ def prepare(model: nn.Module, device: torch.device) -> nn.Module:
 def hard_labels() -> WeightedSum:
     """Cross-entropy on the labels alone: teachers and the undistilled student."""
     return build_loss({"ce": {"weight": 1.0}})
-
-
-def student_loss(spec: LossSpec, temperature: float, student: BinaryClassifier,
-                 hint_teacher: BinaryClassifier | None) -> WeightedSum:
-    """The distillation loss of `spec`: the KD term at `temperature` (the soft targets'),
-    the FitNets regressor's channel counts from the nets' last feature maps."""
-    needing = spec.feature_terms() if hint_teacher is None else []
-    if needing:
-        raise ValueError(f"loss term(s) {needing} read feature maps and need students.hint_teacher")
-    return spec.build(temperature=temperature, student_channels=student.feature_channels[-1],
-                      teacher_channels=hint_teacher.feature_channels[-1] if hint_teacher else None)
 
 
 @dataclass

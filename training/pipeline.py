@@ -17,6 +17,7 @@ from training.export.stage import stage_export
 from training.report.stage import stage_report
 from training.run import start_run
 from training.softlabels.stage import stage_soft_labels
+from training.students.plan import plan_students
 from training.students.stage import stage_students
 from training.teachers.stage import stage_teachers
 
@@ -26,11 +27,12 @@ log = logging.getLogger(__name__)
 def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
     """All stages; returns the exported model's path."""
     started = time.perf_counter()
+    fits = plan_students(config)  # the students' nets and losses, before any work (and seeding)
     run = start_run(config, run_dir, resume)
     data = stage_data(run)
     teachers = stage_teachers(run, data.frames)
     soft = stage_soft_labels(run, data.frames, teachers)
-    students = stage_students(run, data.frames, teachers, soft)
+    students = stage_students(run, data.frames, teachers, soft, fits)
     predictions = stage_predict(run, data.frames, teachers, students)
     evaluation = stage_evaluate(run, data.frames, teachers, students, predictions)
     report = stage_report(run, predictions, evaluation)

@@ -152,8 +152,7 @@ def test_every_problem_is_reported_on_its_own_line() -> None:
 
 
 def test_the_kd_term_takes_the_soft_targets_temperature_and_refuses_its_own() -> None:
-    from training.loop import student_loss
-    from training.nets import NETS
+    from training.students.plan import plan_students
 
     with pytest.raises(ConfigError) as error:
         load_config("smoke", ["students.loss.kd.temperature=2"])
@@ -162,8 +161,7 @@ def test_the_kd_term_takes_the_soft_targets_temperature_and_refuses_its_own() ->
                                     "set that)",)
     config = load_config("smoke", ["softlabels.temperature=1"])
     assert config.students.loss.model_dump() == {"kd": {"weight": 0.9}, "ce": {"weight": 0.1}}
-    loss = student_loss(config.students.loss, config.softlabels.temperature, NETS.build("patchnet_s"), None)
-    assert loss.terms["kd"].temperature == 1.0
+    assert plan_students(config)[0].loss.terms["kd"].temperature == 1.0
     assert config.digest() != load_config("smoke").digest()  # the run (and card) hash follows T
 
 

@@ -11,8 +11,7 @@ import torch
 
 from training.config import Recipe
 from training.data.frameset import FrameDataset, FrameSet
-from training.loop import Hint, fit, hard_labels, predict_logits, student_loss
-from training.losses import LossSpec
+from training.loop import fit, hard_labels, predict_logits
 from training.nets import NETS, BinaryClassifier
 
 CPU = torch.device("cpu")
@@ -65,26 +64,6 @@ def test_a_finished_fit_loads_instead_of_training(
     assert (tmp_path / "model.pt").stat().st_mtime_ns == stamp
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                  again.state_dict().values(), strict=True))
-
-
-def test_feature_terms_run_a_live_hint_teacher(
-    tmp_path: Path, frames: Callable[..., FrameSet]
-) -> None:
-    data = frames(videos=4, per_video=4)
-    soft = np.full((1, len(data), 2), 0.5, np.float32)
-    student, teacher = NETS.build("mobilenetv3_small_050"), NETS.build("srm_resnet").eval()
-    spec = LossSpec.model_validate({"kd": {"weight": 0.5}, "ce": {"weight": 0.5}, "fitnets": {"weight": 1.0},
-                                    "at": {"weight": 1.0}})
-    loss = student_loss(spec, 3.0, student, teacher)
-    assert loss.terms["fitnets"].regressor.conv.weight.shape[:2] == (
-        teacher.feature_channels[-1], student.feature_channels[-1])
-    assert loss.terms["kd"].temperature == 3.0
-    fit(student, loss, FrameDataset(data, 0, soft=soft), Recipe(1, 8, 1e-3), tmp_path, 0, CPU,
-        "hint", hint=Hint(teacher, 16))
-    assert (tmp_path / "model.pt").is_file()
-    needs = r"loss term\(s\) \['at'\] read feature maps and need students.hint_teacher"
-    with pytest.raises(ValueError, match=needs):
-        student_loss(LossSpec.model_validate({"at": {"weight": 1.0}}), 4.0, student, None)
 
 
 def test_predict_logits_matches_the_plain_forward(frames: Callable[..., FrameSet]) -> None:

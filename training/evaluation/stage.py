@@ -17,7 +17,8 @@ from training.evaluation.served import served_robustness, served_variants
 from training.run import EVALUATION, Run
 from training.scoring.calibrate import calibrate, p_synthetic
 from training.scoring.metrics import evaluate
-from training.students.stage import Student, exported_student
+from training.students.plan import exported_student
+from training.students.stage import Student
 from training.teachers.members import Teacher
 
 

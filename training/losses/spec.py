@@ -1,4 +1,5 @@
-"""`students.loss` as a typed spec, validated with the config (not when the students train).
+"""`students.loss` as a typed spec, validated with the config and built when the run starts
+(`training.students.plan`), not when the students train.
 
     loss:
       kd: {weight: 0.9}                              # the registered term named like the entry

@@ -1,5 +1,6 @@
 """The students stage: every student net distilled from the soft targets and, for the
-exported one if asked, the same net on hard labels only (the report's baseline)."""
+exported one if asked, the same net on hard labels only (the report's baseline); the nets
+and their losses were built when the run started (`training.students.plan`)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from training.config import Config
 from training.data import UNLABELLED
 from training.data.frameset import FrameDataset
 from training.data.stage import SplitFrames
-from training.entries import ModelEntry, Role
-from training.loop import Hint, fit, hard_labels, student_loss
-from training.nets import NETS, BinaryClassifier
+from training.entries import ModelEntry
+from training.loop import Hint, fit
+from training.nets import BinaryClassifier
 from training.run import Run
+from training.students.plan import StudentFit
 from training.teachers.members import Teacher
 
 
@@ -27,13 +27,6 @@ class Student:
     entry: ModelEntry
     size: int
     net: BinaryClassifier
-
-
-def exported_student(config: Config) -> ModelEntry:
-    """The distilled student that becomes the model file (default: the first; the config
-    has checked that `students.export` is one)."""
-    students = config.students
-    return ModelEntry(Role.DISTILLED, students.export or students.nets[0].name)
 
 
 def hint_for(run: Run, teachers: Sequence[Teacher]) -> Hint | None:
@@ -47,31 +40,22 @@ def hint_for(run: Run, teachers: Sequence[Teacher]) -> Hint | None:
     return Hint(by_key[key].net.to(run.device).eval(), by_key[key].spec.size)
 
 
-def stage_students(run: Run, frames: SplitFrames, teachers: Sequence[Teacher], soft: np.ndarray
-                   ) -> tuple[Student, ...]:
-    """Each student net with the distillation loss and, if asked, the exported one also
-    with hard labels only, from the same initial weights, both with the recipe `students`.
-    The distilled loss is the config's validated spec, its KD term at the soft targets'
-    temperature."""
+def stage_students(run: Run, frames: SplitFrames, teachers: Sequence[Teacher], soft: np.ndarray,
+                   fits: Sequence[StudentFit]) -> tuple[Student, ...]:
+    """Train each of `fits` (`training.students.plan`, built when the run started) with the
+    recipe `students`: the distilled ones on the soft targets `soft` (the hint teacher live
+    for feature terms), the undistilled baseline on the hard labels of the labelled clips."""
     cfg, hint = run.config, hint_for(run, teachers)
-    s, exported, students = cfg.students, exported_student(run.config), []
-    for i, spec in enumerate(s.nets):
-        distilled = ModelEntry(Role.DISTILLED, spec.name)
-        variants = [(distilled, "distilled", soft)]
-        if s.undistilled and distilled == exported:
-            variants.append((distilled.undistilled(), "undistilled", None))
-        for entry, folder, targets in variants:
-            torch.manual_seed(cfg.seed + 100 + i)
-            net = NETS.build(spec.name)
-            is_distilled = targets is not None
-            loss = (student_loss(s.loss, cfg.softlabels.temperature, net, hint.teacher if hint else None)
-                    if is_distilled else hard_labels())
-            transfer = frames.transfer[spec.size]
-            if not is_distilled:  # hard labels only: just the clips that have one
-                transfer = transfer.take(np.flatnonzero(transfer.labels != UNLABELLED))
-            data = FrameDataset(transfer, cfg.seed, cfg.softlabels.views, targets, random_flip=s.random_flip)
-            fit(net, loss, data, s, run.dir / "students" / spec.name / folder,
-                cfg.seed + 100 + i, run.device, desc=entry.label.replace(":", " "),
-                hint=hint if is_distilled else None)
-            students.append(Student(entry, spec.size, net))
+    students = []
+    for student in fits:
+        transfer = frames.transfer[student.size]
+        if not student.distilled:  # hard labels only: just the clips that have one
+            transfer = transfer.take(np.flatnonzero(transfer.labels != UNLABELLED))
+        targets = soft if student.distilled else None
+        data = FrameDataset(transfer, cfg.seed, cfg.softlabels.views, targets,
+                            random_flip=cfg.students.random_flip)
+        out = run.dir / "students" / student.entry.name / student.folder
+        fit(student.net, student.loss, data, cfg.students, out, student.seed, run.device,
+            desc=student.entry.label.replace(":", " "), hint=hint if student.distilled else None)
+        students.append(Student(student.entry, student.size, student.net))
     return tuple(students)

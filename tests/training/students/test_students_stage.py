@@ -1,4 +1,4 @@
-"""training/students/stage.py: the hint teacher and the exported student."""
+"""training/students/stage.py: the hint teacher runs live only as a member."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from training.config import ConfigError, TeacherSpec, load_config
-from training.entries import ModelEntry, Role
 from training.nets import NETS
 from training.run import start_run
-from training.students.stage import exported_student, hint_for
+from training.students.stage import hint_for
 from training.teachers.members import Teacher
 
 
@@ -25,9 +24,3 @@ def test_the_hint_teacher_must_be_a_member(tmp_path: Path) -> None:
                                           "choices: mobilenetv2_100, efficientnet_lite0, srm_resnet$"):
         load_config("smoke", ["students.hint_teacher=resnet"])
     assert hint_for(start_run(load_config("smoke"), tmp_path, False), [teacher]) is None
-
-
-def test_the_exported_student_is_the_named_one_or_the_first() -> None:
-    assert exported_student(load_config("smoke")) == ModelEntry(Role.DISTILLED, "patchnet_s")
-    other = exported_student(load_config("smoke", ["students.export=patchnet_m"]))
-    assert other.label == "student:patchnet_m"
