@@ -24,6 +24,7 @@ from app.contract.card import CardError
 from app.errors import ScreenError
 from app.inference.engine import Engine
 from app.metrics import Metrics
+from app.provenance.models import Provenance
 from app.schemas import ScreenOptions, ScreenResponse
 from app.screening import running_screener
 
@@ -99,11 +100,35 @@ def print_report(result: ScreenResponse, console: Console) -> None:
             f"verdict: [bold]{s.verdict}[/bold] (mean p {s.mean_p_synthetic:.4f} vs threshold "
             f"{s.threshold}; max {s.max_p_synthetic:.4f}; {s.fraction_above_threshold:.1%} of frames above)"
         )
+    console.print(f"provenance: {provenance_text(result.provenance)}")
+    console.print(f"assessment: [bold]{result.assessment}[/bold]")
     detect = f"detector {t.detect_s:.3f} s, " if t.detect_s is not None else ""
     console.print(
         f"timings: decode {t.decode_s:.3f} s, queue {t.queue_s * 1000:.1f} ms/frame, {detect}"
         f"inference {t.inference_s:.3f} s, total {t.total_s:.3f} s, {t.frames_per_s:.1f} frames/s"
     )
+
+
+def provenance_text(provenance: Provenance | None) -> str:
+    """One line of the upload's C2PA content credentials: status, signer, what they declare."""
+    if provenance is None:
+        return "not read (DISTILSCREEN_C2PA off)"
+    parts = [provenance.status]
+    if provenance.failures:
+        parts.append(f"failures {', '.join(provenance.failures)}")
+    if provenance.signer:
+        parts.append(f"signed by {provenance.signer.common_name} ({provenance.signer.issuer})"
+                     + (f" at {provenance.signer.signing_time}" if provenance.signer.signing_time else ""))
+    if provenance.claim_generator:
+        parts.append(f"made with {provenance.claim_generator}")
+    if provenance.digital_source_type:
+        parts.append(f"source {provenance.digital_source_type.name}"
+                     + (" (AI-generated)" if provenance.ai_generated else ""))
+    if provenance.remote_url:
+        parts.append(f"remote manifest {provenance.remote_url} (not fetched)")
+    if provenance.error:
+        parts.append(provenance.error)
+    return "; ".join(parts)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     # Limits on input
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")
     max_duration_s: float = Field(3600.0, gt=0, description="longest video accepted")
+    # Content credentials (C2PA) of uploads
+    c2pa: bool = Field(True, description="read uploads' C2PA content credentials beside screening them")
+    c2pa_trust_anchors: Path | None = Field(
+        None, description="PEM file of the CA certificates that C2PA signers may chain to; none: none trusted"
+    )
+
     max_pixels: int = Field(3840 * 2160, ge=1, description="largest width x height accepted")
     max_frames: int = Field(10_000, ge=1, description="most frames one request may ask to screen")
     default_max_frames: int = Field(1000, ge=1, description="frames screened when max_frames is not given")

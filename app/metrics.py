@@ -99,6 +99,12 @@ class Metrics:
             "Stream frames not decoded: keyframes mode, fps, or skipping on overload.",
             registry=r,
         )
+        self.provenance = Counter(
+            "distilscreen_provenance_uploads",
+            "Uploads answered, by the status of their C2PA content credentials (off: not read).",
+            ["status"],
+            registry=r,
+        )
         self.faces = Counter(
             "distilscreen_faces_detected",
             "Faces found and screened (face models).",

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.contract.card import ModelCard
+from app.provenance.models import Assessment, Provenance
 
 _COUNTED = ("every_n", "fps", "frames")  # the options that say how many frames, one at most
 
@@ -127,6 +128,13 @@ class ScreenResponse(BaseModel):
     frames: list[FrameScore]
     summary: Summary
     timings: Timings
+    provenance: Provenance | None = Field(
+        None, description="the upload's C2PA content credentials; null when DISTILSCREEN_C2PA is off"
+    )
+    assessment: Assessment = Field(
+        description="declared_synthetic when provenance that verifies (valid, trusted) declares AI-generated "
+        "media; tampered when a manifest fails its hash checks; otherwise the summary's verdict"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -21,6 +21,9 @@ from app.inference.engine import Engine
 from app.judges import make_judge
 from app.judging import Judge, Judgement
 from app.metrics import Metrics
+from app.provenance.assessment import assess
+from app.provenance.models import Provenance
+from app.provenance.reader import CredentialReader
 from app.schemas import (
     FaceScore,
     FrameScore,
@@ -111,6 +114,7 @@ class Screener:
     default_max_frames: int
     decode_threads: int
     metrics: Metrics
+    credentials: CredentialReader | None = None  # reads C2PA provenance beside decoding; None: off
 
     @classmethod
     def from_settings(
@@ -133,6 +137,7 @@ class Screener:
             default_max_frames=settings.default_max_frames,
             decode_threads=settings.decode_threads,
             metrics=metrics,
+            credentials=CredentialReader.from_settings(settings.c2pa, settings.c2pa_trust_anchors),
         )
 
     def sampling(self, options: ScreenOptions) -> Sampling:
@@ -159,6 +164,8 @@ class Screener:
         sampling = self.sampling(options)
         pending: list[tuple[int, float, Awaitable[Judgement]]] = []
         stop = threading.Event()
+        # provenance is read beside screening, which never waits on it or fails because of it
+        provenance = self.credentials.reading(source) if self.credentials else None
         try:
             decoded = await asyncio.to_thread(
                 self._decode, source, sampling, pending, stop, asyncio.get_running_loop()
@@ -168,10 +175,14 @@ class Screener:
             stop.set()
             for _, _, judged in pending:
                 asyncio.ensure_future(judged).cancel()
+            if provenance:
+                provenance.cancel()
             raise
         self.metrics.decode_duration.observe(decoded.decode_s)
         frames = [frame_score(i, t, j) for (i, t, _), j in zip(pending, judgements, strict=True)]
-        return self._response(decoded, frames, judgements, started, upload_s)
+        credentials = await provenance if provenance else None
+        self.metrics.provenance.labels(credentials.status if credentials else "off").inc()
+        return self._response(decoded, frames, judgements, started, upload_s, credentials)
 
     def _decode(
         self,
@@ -198,23 +209,25 @@ class Screener:
         judgements: list[Judgement],
         started: float,
         upload_s: float,
+        provenance: Provenance | None,
     ) -> ScreenResponse:
         batches: dict[tuple[str, int], float] = {}
         for j in judgements:
             batches |= j.batches
         total = time.perf_counter() - started
         face_model = isinstance(self.card.crop, FaceCrop)
+        summary = summarise(
+            [j.p_synthetic for j in judgements if j.p_synthetic is not None],
+            face_model,
+            self.card.calibration.threshold,
+        )
         return ScreenResponse(
             model=ModelRef(name=self.card.name, version=self.card.version),
             video=VideoFacts(
                 **asdict(decoded.info), frames_decoded=decoded.frames_decoded, frames_screened=len(frames)
             ),
             frames=frames,
-            summary=summarise(
-                [j.p_synthetic for j in judgements if j.p_synthetic is not None],
-                face_model,
-                self.card.calibration.threshold,
-            ),
+            summary=summary,
             timings=Timings(
                 upload_s=upload_s,
                 decode_s=decoded.decode_s,
@@ -225,4 +238,6 @@ class Screener:
                 total_s=total,
                 frames_per_s=len(frames) / total if total > 0 else 0.0,
             ),
+            provenance=provenance,
+            assessment=assess(provenance, summary.verdict),
         )
