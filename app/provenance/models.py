@@ -14,7 +14,7 @@ Assessment = Literal["declared_synthetic", "tampered", "authentic", "synthetic",
 class Signer(BaseModel):
     """Who signed the active manifest, from its signing certificate."""
 
-    issuer: str | None = Field(description="the certificate's organisation")
+    issuer: str | None = Field(description="who issued the claim: the signing certificate's organisation")
     common_name: str | None = Field(description="the certificate's common name")
     signing_time: str | None = Field(
         description="when it was signed (RFC 3339), from a time-stamp authority's token; null without one"

@@ -3,7 +3,7 @@ beside an unchanged screening, error codes kept, the metrics and the schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from app.main import create_app
 from tests.helpers import configured, running_client
 
 FRAMES = 48  # the session's h264 clip
+Start = Callable[..., TestClient]
 
 
 def post(client: TestClient, data: bytes) -> dict:
@@ -23,7 +24,7 @@ def post(client: TestClient, data: bytes) -> dict:
 
 
 @pytest.fixture
-def client_with(settings: Settings) -> Iterator:
+def client_with(settings: Settings) -> Iterator[Start]:
     """Start the app with some settings changed: client_with(c2pa=False)."""
     stack: list[Iterator[TestClient]] = []
 
@@ -51,7 +52,7 @@ def test_declared_ai_generation_is_reported_beside_the_detectors_score(
 
 
 def test_the_root_as_trust_anchor_makes_the_signer_trusted(
-    client_with, signed: dict[str, bytes], anchors: Path
+    client_with: Start, signed: dict[str, bytes], anchors: Path
 ) -> None:
     body = post(client_with(c2pa_trust_anchors=anchors), signed["generated"])
     assert body["provenance"]["status"] == "trusted" and body["provenance"]["trusted"] is True
@@ -60,7 +61,7 @@ def test_the_root_as_trust_anchor_makes_the_signer_trusted(
 
 
 def test_an_unsigned_clip_has_none_and_an_otherwise_unchanged_answer(
-    client: TestClient, client_with, signed: dict[str, bytes]
+    client: TestClient, client_with: Start, signed: dict[str, bytes]
 ) -> None:
     on = post(client, signed["unsigned"])
     off = post(client_with(c2pa=False), signed["unsigned"])
@@ -104,7 +105,7 @@ def test_screening_errors_keep_their_codes(
 
 
 def test_a_multipart_upload_and_in_process_decoding_read_the_same_credentials(
-    client_with, signed: dict[str, bytes]
+    client_with: Start, signed: dict[str, bytes]
 ) -> None:
     """The spooled multipart part, and the decoder reading the very file object in the
     service's thread: the credentials are read through their own view, beside it."""

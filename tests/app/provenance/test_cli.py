@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import cli
+from app.provenance.reader import unreadable
 
 
 def test_screen_prints_provenance_and_assessment(
@@ -24,3 +25,10 @@ def test_screen_prints_provenance_and_assessment(
     assert ("provenance: trusted; signed by distilscreen test generator (distilscreen tests); made with "
             "distilscreen-test-generator 1.0; source trainedAlgorithmicMedia (AI-generated)") in out
     assert "assessment: declared_synthetic" in out
+
+
+def test_the_line_says_when_credentials_are_off_or_remote() -> None:
+    assert cli.provenance_text(None) == "not read (DISTILSCREEN_C2PA off)"
+    remote = unreadable("the manifest is remote, and remote manifests are never fetched", "https://x.example/m")
+    assert cli.provenance_text(remote) == ("unreadable; remote manifest https://x.example/m (not fetched); "
+                                           "the manifest is remote, and remote manifests are never fetched")
