@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -92,3 +93,24 @@ def test_a_bad_trust_anchor_file_stops_the_start(tmp_path: Path, content: bytes 
         path.write_bytes(content)
     with pytest.raises(ValueError, match="DISTILSCREEN_C2PA_TRUST_ANCHORS"):
         CredentialReader.from_settings(True, path)
+
+
+@pytest.mark.anyio
+async def test_a_source_with_neither_descriptor_nor_buffer_is_unreadable(signed: dict[str, bytes]) -> None:
+    reader = CredentialReader.from_settings(True, None)
+    assert reader is not None
+    wrapped = io.BufferedReader(io.BytesIO(signed["generated"]))  # type: ignore[arg-type]
+    answer = await asyncio.wait_for(reader.reading(wrapped), timeout=10)
+    assert answer.status == "unreadable" and "beside its decoding" in (answer.error or "")
+
+
+@pytest.mark.anyio
+async def test_reading_beside_decoding_reads_a_file(signed: dict[str, bytes], tmp_path: Path) -> None:
+    reader = CredentialReader.from_settings(True, None)
+    assert reader is not None
+    path = tmp_path / "signed.mp4"
+    path.write_bytes(signed["generated"])
+    with path.open("rb") as source:
+        answer = await asyncio.wait_for(reader.reading(source), timeout=10)
+        assert source.tell() == 0
+    assert answer.status == "valid"
