@@ -17,7 +17,7 @@ class Signer(BaseModel):
     issuer: str | None = Field(description="who issued the claim: the signing certificate's organisation")
     common_name: str | None = Field(description="the certificate's common name")
     signing_time: str | None = Field(
-        description="when it was signed (RFC 3339), from a time-stamp authority's token; null without one"
+        description="when it was signed, from a time-stamp authority's token; null without one"
     )
 
 
