@@ -69,8 +69,9 @@ def test_api_keys(keyed: TestClient, videos: dict[str, Path]) -> None:
         response = keyed.post("/v1/screen", content=body, headers=video | headers)
         assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
         assert KEY not in response.text
-    assert keyed.get("/v1/model").status_code == 401
-    assert keyed.get("/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+    for route in ("/v1/model", "/v1/model/onnx"):
+        assert keyed.get(route).status_code == 401
+        assert keyed.get(route, headers={"X-API-Key": KEY}).status_code == 200
     other = video | {"X-API-Key": "other-key"}
     assert keyed.post("/v1/screen", content=body, headers=other).status_code == 200
     for open_route in ("/healthz", "/readyz", "/metrics"):

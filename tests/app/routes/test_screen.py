@@ -117,6 +117,12 @@ def test_model_route_reports_card_and_providers(client: TestClient) -> None:
     assert body["providers"] == ["CPUExecutionProvider"]
 
 
+def test_model_file_route_serves_the_served_file(client: TestClient, model_path: Path) -> None:
+    response = client.get("/v1/model/onnx")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/octet-stream"
+    assert response.content == model_path.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("name", "codec", "reported"),
     [("clip.mkv", "libsvtav1", "av1"), ("clip.gif", "gif", "gif")],
