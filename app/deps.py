@@ -5,6 +5,7 @@ routes."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Annotated
@@ -18,6 +19,7 @@ from app.admission import Admission
 from app.config import Settings
 from app.errors import InvalidOptions, NotReady, Unauthorized, explain
 from app.inference.engine import Engine
+from app.jobs.service import Jobs
 from app.metrics import Metrics
 from app.schemas import ScreenOptions
 from app.screening import Screener
@@ -102,6 +104,22 @@ def key_is_valid(settings: Settings, key: str | None) -> bool:
     # compare against every key, so the time taken says nothing about which one matched
     matches = [hmac.compare_digest(offered, k.get_secret_value().encode()) for k in settings.api_keys]
     return any(matches)
+
+
+async def get_jobs(conn: HTTPConnection) -> Jobs:
+    return conn.app.state.jobs
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+async def key_owner(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> str | None:
+    """Who owns what a request makes: the SHA-256 of its API key (never the key); None when
+    keys are off, and everything is everyone's."""
+    return hashlib.sha256(key.encode()).hexdigest() if settings.api_keys and key else None
+
+
+OwnerDep = Annotated[str | None, Depends(key_owner)]
 
 
 async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key)]) -> None:

@@ -99,6 +99,24 @@ class NotReady(ScreenError):
     code, status = "not_ready", 503
 
 
+class JobNotFound(ScreenError):
+    """No such job, or one another API key made (the same answer, so ids reveal nothing)."""
+
+    code, status = "job_not_found", 404
+
+
+class JobNotDone(ScreenError):
+    code, status = "job_not_succeeded", 409
+
+
+class CallbackNotAllowed(ScreenError):
+    code, status = "callback_not_allowed", 422
+
+
+class TooManyJobs(ScreenError):
+    code, status = "too_many_jobs", 429
+
+
 def explain(errors: Iterable[Mapping[str, Any]]) -> str:
     """One line naming each field that failed validation (pydantic's `errors()`) and why."""
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in errors)

@@ -6,6 +6,7 @@ anonymous (unlinked at creation), so they vanish on close and even if the proces
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,9 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from app.errors import (
+    DeadlineExceeded,
     EmptyUpload,
+    InvalidOptions,
     MalformedUpload,
     MissingFile,
     UnsupportedMediaType,
@@ -63,6 +66,9 @@ async def receive_upload(request: Request, limit: int) -> AsyncIterator[Upload]:
             part = form.get(FILE_FIELD)
             if not isinstance(part, UploadFile):
                 raise MissingFile(f"the multipart body has no file part named {FILE_FIELD!r}")
+            named = [k for k, v in form.multi_items() if isinstance(v, str)]
+            if repeated := sorted({k for k in named if named.count(k) > 1}):
+                raise InvalidOptions(f"form fields given more than once: {', '.join(repeated)}")
             fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
             yield _checked(Upload(part.file, part.size or 0, fields))
         finally:
@@ -79,6 +85,17 @@ async def receive_upload(request: Request, limit: int) -> AsyncIterator[Upload]:
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not accepted: send multipart/form-data or video/*"
         )
+
+
+@asynccontextmanager
+async def receive_within(request: Request, limit: int, deadline_s: float) -> AsyncIterator[Upload]:
+    """`receive_upload`, with the request's whole work (receiving, and what the block does
+    with the upload) bounded by `deadline_s`: past it, 503 `deadline_exceeded`."""
+    try:
+        async with asyncio.timeout(deadline_s), receive_upload(request, limit) as upload:
+            yield upload
+    except TimeoutError as exc:
+        raise DeadlineExceeded(f"the request took longer than {deadline_s} s", retry_after_s=1) from exc
 
 
 def _checked(upload: Upload) -> Upload:

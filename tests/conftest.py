@@ -22,6 +22,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Jobs' database and uploads in the session's tmp dir, never the user's data dir (the
+    services tests start inherit the variable)."""
+    path = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISTILSCREEN_DATA_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small set of real videos, shared by the whole session."""

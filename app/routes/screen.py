@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -12,9 +11,8 @@ from pydantic_core import core_schema
 
 from app.config import Settings
 from app.deps import AdmissionDep, QueryOptionsDep, ScreenerDep, SettingsDep, screen_options
-from app.errors import DeadlineExceeded
 from app.http import error_responses
-from app.ingest import FILE_FIELD, receive_upload
+from app.ingest import FILE_FIELD, receive_within
 from app.schemas import ScreenOptions, ScreenResponse
 
 router = APIRouter(prefix="/v1", tags=["screen"])
@@ -94,16 +92,8 @@ async def screen(
     """
     started = time.perf_counter()
     with admission.admit("upload"):
-        try:
-            async with (
-                asyncio.timeout(settings.request_deadline_s),
-                receive_upload(request, settings.max_upload_bytes) as upload,
-            ):
-                received = time.perf_counter() - started
-                # form fields (multipart only) on top of the query's options
-                merged = screen_options(options.model_dump(exclude_unset=True) | upload.fields)
-                return await screener.screen(upload.file, merged, started, received)
-        except TimeoutError as exc:
-            raise DeadlineExceeded(
-                f"the request took longer than {settings.request_deadline_s} s", retry_after_s=1
-            ) from exc
+        async with receive_within(request, settings.max_upload_bytes, settings.request_deadline_s) as upload:
+            received = time.perf_counter() - started
+            # form fields (multipart only) on top of the query's options
+            merged = screen_options(options.model_dump(exclude_unset=True) | upload.fields)
+            return await screener.screen(upload.file, merged, started, received)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VARIANTS = {
     "cpu": ["docker-compose.yml"],
@@ -39,9 +42,16 @@ def mount_targets(service: dict) -> set[str]:
     }
 
 
+def volume_sources(service: dict) -> dict[str, str]:
+    """Each mount's target -> its source (a named volume's name, or a host path)."""
+    mounts = [str(v).split(":")[:2] if isinstance(v, str) else (v["source"], v["target"])
+              for v in service.get("volumes", [])]
+    return {target: source for source, target in mounts}
+
+
 def test_services_and_dockerfile(variant) -> None:
     name, config = variant
-    assert set(config["services"]) == {"api", "prometheus", "grafana"}
+    assert set(config["services"]) == {"api", "postgres", "prometheus", "grafana"}
     dockerfile = config["services"]["api"]["build"]["dockerfile"]
     assert dockerfile == {"cpu": "docker/Dockerfile", "gpu": "docker/Dockerfile.gpu"}[name]
 
@@ -89,3 +99,27 @@ def test_healthchecks_dependencies_and_restarts(variant) -> None:
         assert services[name].get("restart") == "unless-stopped"
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
     assert services["api"].get("restart") == "unless-stopped"
+
+
+def test_the_api_keeps_jobs_in_the_postgres_service(variant) -> None:
+    _, config = variant
+    api, postgres = config["services"]["api"], config["services"]["postgres"]
+    url = make_url(api_env(config)["DISTILSCREEN_DATABASE_URL"])
+    db = postgres["environment"]
+    assert (url.drivername, url.host, url.port) == ("postgresql+psycopg", "postgres", 5432)
+    assert (url.username, url.password, url.database) == (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"],
+                                                          db["POSTGRES_DB"])
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert postgres.get("restart") == "unless-stopped"
+    assert "/var/lib/postgresql/data" in mount_targets(postgres)
+    assert "ports" not in postgres, "the database is for the compose network only"
+    for service, target in ((postgres, "/var/lib/postgresql/data"), (api, "/data")):
+        assert volume_sources(service)[target] in config.get("volumes", {}), f"{target} is not a named volume"
+
+
+def test_the_images_keep_jobs_uploads_on_the_api_volume(variant) -> None:
+    name, config = variant
+    dockerfile = (ROOT / config["services"]["api"]["build"]["dockerfile"]).read_text()
+    assert "DISTILSCREEN_DATA_DIR=/data" in dockerfile and "chown 10001:10001" in dockerfile
+    assert "/data" in mount_targets(config["services"]["api"])

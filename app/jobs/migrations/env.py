@@ -1,0 +1,12 @@
+"""Alembic's environment: upgrades the connection `app.jobs.database.migrate` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from app.jobs.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
