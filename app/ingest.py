@@ -66,9 +66,7 @@ async def receive_upload(request: Request, limit: int) -> AsyncIterator[Upload]:
             part = form.get(FILE_FIELD)
             if not isinstance(part, UploadFile):
                 raise MissingFile(f"the multipart body has no file part named {FILE_FIELD!r}")
-            named = [k for k, v in form.multi_items() if isinstance(v, str)]
-            if repeated := sorted({k for k in named if named.count(k) > 1}):
-                raise InvalidOptions(f"form fields given more than once: {', '.join(repeated)}")
+            given_once([k for k, v in form.multi_items() if isinstance(v, str)], "form fields")
             fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
             yield _checked(Upload(part.file, part.size or 0, fields))
         finally:
@@ -85,6 +83,13 @@ async def receive_upload(request: Request, limit: int) -> AsyncIterator[Upload]:
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not accepted: send multipart/form-data or video/*"
         )
+
+
+def given_once(names: list[str], what: str) -> None:
+    """Refuse a field or parameter given more than once (422 `invalid_options`): which of
+    them counts would be a guess."""
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise InvalidOptions(f"{what} given more than once: {', '.join(repeated)}")
 
 
 @asynccontextmanager

@@ -151,6 +151,10 @@ class JobRunner:
         except ScreenError as exc:
             return Outcome("failed", progress.done, progress.planned, error_code=exc.code,
                            error_message=exc.message)
+        except FileNotFoundError:
+            return Outcome("failed", 0, None, error_code="upload_missing", error_message=(
+                f"the job's upload is not in {self.uploads}: replicas on one database must share "
+                "DISTILSCREEN_DATA_DIR"))
         except Exception:
             log.exception("job %s failed unexpectedly", job.id)
             return Outcome("failed", progress.done, progress.planned, error_code="internal_error",

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.deps import AdmissionDep, JobsDep, OwnerDep, ScreenerDep, SettingsDep, screen_options
 from app.errors import InvalidOptions, JobNotDone, JobNotFound, explain
 from app.http import error_responses
-from app.ingest import receive_within
+from app.ingest import given_once, receive_within
 from app.jobs.schemas import JobFields, JobPage, JobView, job_view
 from app.jobs.service import vet
 from app.jobs.store import Status
@@ -97,11 +97,10 @@ async def submit_job(
     """Submit a video as a job: /v1/screen's body and options, plus `callback_url` and
     `metadata`. Answers 202 once the upload is stored; poll `links.self`, or get a webhook.
 
-    Size and type are checked here (413, 415, 400); a video that cannot be decoded becomes a
-    failed job with /v1/screen's error code."""
-    named = [k for k, _ in request.query_params.multi_items()]
-    if repeated := sorted({k for k in named if named.count(k) > 1}):
-        raise InvalidOptions(f"query parameters given more than once: {', '.join(repeated)}")
+    The upload's size and type, the options, and the container and first frame (opened in a
+    decoder worker) are checked here, with /v1/screen's codes; what only decoding finds
+    makes a failed job with them."""
+    given_once([k for k, _ in request.query_params.multi_items()], "query parameters")
     query_options, query_fields = _split(request.query_params)
     # refuse bad options before reading the upload
     screen_options(query_options)

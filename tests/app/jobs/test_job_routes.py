@@ -3,6 +3,8 @@ input, keys, listing, limits and expiry."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,12 @@ def test_expired_jobs_are_deleted_with_their_files(job_settings: Settings, video
         assert upload.is_file()
         wait_until(lambda: client.get(f"/v1/jobs/{job_id}").status_code == 404, 30, "the job to expire")
         assert not upload.exists()
+
+
+def test_a_job_whose_upload_is_missing_fails_saying_so(jobs_client: TestClient) -> None:
+    # a replica that does not share the data dir of the one that took the upload
+    store = jobs_client.app.state.jobs.store
+    job = store.create(uuid.uuid4().hex, None, {}, None, None, "gone.video", 1, 0.0, time.time())
+    failed = finished(jobs_client, job.id)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "upload_missing"
+    assert "DISTILSCREEN_DATA_DIR" in failed["error"]["message"]
