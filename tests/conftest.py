@@ -24,8 +24,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Jobs' database and uploads in the session's tmp dir, never the user's data dir (the
-    services tests start inherit the variable)."""
+    """Jobs' database and uploads in the session's tmp dir, never the user's data dir (what
+    a test starts inherits the variable; `settings` and `start_service` give each their own)."""
     path = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DISTILSCREEN_DATA_DIR", str(path))
@@ -62,7 +62,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(model_path: Path) -> Settings:
+def settings(model_path: Path, tmp_path: Path) -> Settings:
     return Settings(
         model_path=model_path,
         providers=["CPUExecutionProvider"],
@@ -71,6 +71,7 @@ def settings(model_path: Path) -> Settings:
         max_wait_ms=2,
         warmup_batches=1,
         api_keys=[],
+        data_dir=tmp_path / "data",  # the test's own jobs: none left by another test runs here
     )
 
 

@@ -4,7 +4,7 @@ Times are Unix seconds (float), so that SQLite and PostgreSQL compare them alike
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -19,7 +19,7 @@ jobs = Table(
     Column("metadata", JSON),
     Column("callback_url", Text),
     Column("file_name", String(64)),  # the upload, under the data dir's uploads/
-    Column("upload_bytes", Integer, nullable=False),
+    Column("upload_bytes", BigInteger, nullable=False),
     Column("upload_s", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,11 +63,14 @@ class Service:
 
 
 def start_service(env: dict[str, str]) -> Iterator[Service]:
-    """`distilscreen serve` in a subprocess with `env` on top of ours; stopped afterwards."""
+    """`distilscreen serve` in a subprocess with `env` on top of ours; stopped afterwards.
+    Its jobs are in a data dir of its own unless `env` names one (no service runs the jobs
+    another test left)."""
     port = free_port()
+    data = tempfile.mkdtemp(prefix="distilscreen-data-")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=os.environ | env,
+        env=os.environ | {"DISTILSCREEN_DATA_DIR": data} | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -80,3 +85,4 @@ def start_service(env: dict[str, str]) -> Iterator[Service]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)

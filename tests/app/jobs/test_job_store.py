@@ -8,10 +8,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from app.jobs.database import make_engine, migrate
 from app.jobs.store import Job, JobStore, Outcome
+from app.jobs.tables import metadata
 
 T0 = 1_000_000.0
 DONE = Outcome("succeeded", 3, 3, result={"frames": []})
@@ -137,3 +140,8 @@ def test_the_embedded_database_is_sqlite_in_wal_mode(tmp_path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_the_migrations_make_the_tables_the_code_declares(store: JobStore) -> None:
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("metadata", sa.JSON),
         sa.Column("callback_url", sa.Text),
         sa.Column("file_name", sa.String(64)),
-        sa.Column("upload_bytes", sa.Integer, nullable=False),
+        sa.Column("upload_bytes", sa.BigInteger, nullable=False),
         sa.Column("upload_s", sa.Float, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("started_at", sa.Float),
