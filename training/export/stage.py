@@ -1,5 +1,6 @@
 """The export stage: RUN/model.onnx, the chosen variant of the served student with a card
-carrying the provenance (teachers, sizes, evaluation figures, git commit)."""
+carrying the provenance (teachers, sizes, evaluation figures, git commit), and the same in
+ONNX Runtime's mobile format (RUN/model.ort, with the operators a reduced build needs)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import onnx
 
 from training.evaluation.stage import Evaluation
 from training.modelfile.cardfile import attach_card, read_card
+from training.modelfile.mobile import CONFIG_SUFFIX, export_ort
 from training.run import MODEL_FILE, Run
 from training.teachers.members import Teacher
 
 
 def stage_export(run: Run, provenance: Mapping[str, Any], teachers: Sequence[Teacher],
                  evaluation: Evaluation, report: Mapping[str, Any]) -> Path:
-    """Write RUN/model.onnx; returns its path."""
+    """Write RUN/model.onnx (and model.ort); returns the ONNX file's path."""
     out = run.dir / MODEL_FILE
     served = evaluation.figures(evaluation.student)
     variants = evaluation.variants
@@ -44,15 +46,19 @@ def stage_export(run: Run, provenance: Mapping[str, Any], teachers: Sequence[Tea
     tmp = out.with_name(f".{out.name}.tmp")
     onnx.save(attach_card(proto, card), tmp)
     tmp.replace(out)
+    export_ort(out)
     return out
 
 
 def copy_model(run_dir: Path, to: Path) -> Path:
-    """Copy a finished run's model file to `to`."""
+    """Copy a finished run's model file to `to` (NAME.onnx), its mobile files beside it."""
     source = run_dir / MODEL_FILE
     if not source.is_file():
         raise FileNotFoundError(f"{run_dir} has no {MODEL_FILE} yet: finish it with "
                                 f"`distilscreen distill {run_dir}/config.yaml --out {run_dir} --resume`")
     to.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, to)
+    if source.with_suffix(".ort").is_file():  # runs made before the mobile format
+        shutil.copyfile(source.with_suffix(".ort"), to.with_suffix(".ort"))
+        shutil.copyfile(source.with_name(source.stem + CONFIG_SUFFIX), to.with_name(to.stem + CONFIG_SUFFIX))
     return to
