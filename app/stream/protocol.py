@@ -90,7 +90,7 @@ class FrameMessage(BaseModel):
     p_synthetic: float | None = Field(description="null when a face model found no face")
     faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
     reason: Literal["no_face"] | None = None
-    latency_ms: float = Field(description="from the frame's arrival (decoded) to this answer")
+    latency_ms: float = Field(description="from the arrival of the frame's bytes to this answer")
     frames_skipped: int = Field(0, description="frames of the stream not decoded so far (keyframes, skip)")
 
 

@@ -64,6 +64,7 @@ class StreamSession:
     screened: int = 0
     probabilities: list[float] = field(default_factory=list)
     _admitted: int = 0
+    _late: int = 0  # decoded, but skipped: its bytes had waited too long (on_overload skip)
     _pending: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
     _stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -139,7 +140,7 @@ class StreamSession:
 
     async def _receive_images(self) -> None:
         while (data := await self._next_binary()) is not None:
-            index = self.received
+            arrived, index = time.monotonic(), self.received
             self.received += 1
             try:
                 pixels = await asyncio.to_thread(
@@ -150,7 +151,7 @@ class StreamSession:
                 await self._report_bad_frame(exc, index)
                 continue
             if self.config.every_n is None or index % self.config.every_n == 0:
-                await self._admit(pixels, index, None)
+                await self._admit(pixels, index, None, arrived)
 
     async def _receive_byte_stream(self, demuxer: str | None) -> None:
         pipe = BytePipe()
@@ -185,28 +186,36 @@ class StreamSession:
                                           check_complete=False)
                 for frame in frames:
                     self._count(reader)
-                    admit = self._admit(frame.pixels, frame.index, frame.time_s)
+                    admit = self._admit(frame.pixels, frame.index, frame.time_s, frame.arrived)
                     asyncio.run_coroutine_threadsafe(admit, loop).result()
                 self._count(reader)
         finally:
             pipe.close_reader()
 
     def _count(self, reader: Reader) -> None:
-        """Frames received so far: decoded, or skipped undecoded."""
-        self.screener.metrics.stream_frames_skipped.inc(reader.frames_skipped - self.skipped)
+        """Frames received so far: decoded, or skipped undecoded (or decoded too late)."""
+        skipped = reader.frames_skipped + self._late
+        self.screener.metrics.stream_frames_skipped.inc(skipped - self.skipped)
         self.received = reader.frames_decoded + reader.frames_skipped
-        self.skipped = reader.frames_skipped
+        self.skipped = skipped
 
-    async def _admit(self, pixels: Any, index: int, time_s: float | None) -> None:
-        """Wait for an in-flight slot (this pauses reading), then submit the converted frame."""
-        arrived = time.perf_counter()
+    async def _admit(self, pixels: Any, index: int, time_s: float | None, arrived: float | None) -> None:
+        """Wait for an in-flight slot (this pauses reading), then submit the converted frame;
+        a skipping stream skips a frame whose bytes arrived longer ago than its lag bound
+        (`arrived` None: not known, now)."""
+        arrived = time.monotonic() if arrived is None else arrived
         await self._slots.acquire()
-        if self._stopped.is_set():
+        if self._stopped.is_set() or self._too_late(arrived):
             self._slots.release()
             return
         future = await self.screener.judge.submit(pixels)
         await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future, self.skipped))
         self._admitted += 1
+
+    def _too_late(self, arrived: float) -> bool:
+        late = self.config.on_overload == "skip" and time.monotonic() - arrived > self.max_lag_s
+        self._late += late
+        return late
 
     async def _send_results(self) -> None:
         """Answer frames in order, each as soon as its batch is done."""
@@ -223,7 +232,7 @@ class StreamSession:
                 continue
             finally:
                 self._slots.release()
-            latency = time.perf_counter() - item.arrived
+            latency = time.monotonic() - item.arrived
             self.screener.metrics.stream_latency.observe(latency)
             self.screened += 1
             if result.p_synthetic is not None:

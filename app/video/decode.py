@@ -104,6 +104,7 @@ class SampledFrame(Generic[T]):
     index: int
     time_s: float
     pixels: T
+    arrived: float | None = None  # when a live stream's bytes of it arrived (time.monotonic())
 
 
 def looks_like_container(head: bytes) -> bool:
@@ -200,7 +201,7 @@ class VideoReader:
             if seeked:
                 self._container.seek(int(sampling.start_s / stream.time_base), stream=stream, backward=True)
             wanted = slots.wants if slots is not None else None
-            for frame, t, index in self._timed(stream, sampling, wanted, seeked):
+            for frame, t, index, arrived in self._timed(stream, sampling, wanted, seeked):
                 self._count()
                 if should_stop() or (sampling.end_s is not None and t >= sampling.end_s):
                     return
@@ -214,7 +215,7 @@ class VideoReader:
                     continue
                 pixels = convert(frame)
                 with self._busy.paused():
-                    yield SampledFrame(index=index, time_s=t, pixels=pixels)
+                    yield SampledFrame(index=index, time_s=t, pixels=pixels, arrived=arrived)
                 taken += 1
                 if taken >= sampling.max_frames:
                     return
@@ -227,25 +228,26 @@ class VideoReader:
         sampling: Sampling,
         wanted: Callable[[float], bool] | None,
         seeked: bool,
-    ) -> Iterator[tuple[av.VideoFrame, float, int]]:
-        """Each frame decoded, with its time and index. Where only some packets need decoding
-        (keyframes; a live stream's fps or lag bound) through a `PacketFeed`, frames numbered
-        by time; otherwise every frame in order, numbered by count (from the first frame's
-        time after a seek). A frame without a time is timed by its number."""
+    ) -> Iterator[tuple[av.VideoFrame, float, int, float | None]]:
+        """Each frame decoded, with its time, index and (a live stream's) arrival. Where only
+        some packets need decoding (keyframes; a live stream's fps or lag bound) through a
+        `PacketFeed`, frames numbered by time; otherwise every frame in order, numbered by
+        count (from the first frame's time after a seek). A frame without a time is timed by
+        its number."""
         fps, start = self.info.fps or 1.0, _start_time(stream)
-        timed = isinstance(self._source, ChunkedSource) and sampling.max_lag_s is not None
-        if sampling.keyframes or (self.live and (sampling.fps is not None or timed)):
-            lag = self._source.lag if timed else None
-            self._feed = PacketFeed(self._container, stream, fps, wanted, sampling.keyframes, lag,
-                                    sampling.max_lag_s or math.inf)
-            for frame, t in self._feed.frames():
-                yield frame, t, round((t - start) * fps)
+        arrivals = self._source if isinstance(self._source, ChunkedSource) else None
+        bounded = arrivals is not None and sampling.max_lag_s is not None
+        if sampling.keyframes or (self.live and (sampling.fps is not None or bounded)):
+            self._feed = PacketFeed(self._container, stream, fps, wanted, sampling.keyframes, arrivals,
+                                    sampling.max_lag_s)
+            for frame, t, arrived in self._feed.frames():
+                yield frame, t, round((t - start) * fps), arrived
             return
         base: int | None = None if seeked else 0
         for n, frame in enumerate(self._container.decode(stream)):
             t = float(frame.time) if frame.time is not None else n / fps
             base = round((t - start) * fps) if base is None else base
-            yield frame, t, base + n
+            yield frame, t, base + n, None
 
     def _seeking(
         self,

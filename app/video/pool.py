@@ -333,7 +333,8 @@ class WorkerReader:
                 self._job.worker.acks.send_bytes(b"")
                 seq += 1
                 self._take_counts(message)
-                yield SampledFrame(message.index, message.time_s, conversion.from_arrays(arrays))
+                pixels = conversion.from_arrays(arrays)
+                yield SampledFrame(message.index, message.time_s, pixels, message.arrived)
         finally:
             ring.close()
 

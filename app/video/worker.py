@@ -92,6 +92,7 @@ class Frame:
 
     index: int
     time_s: float
+    arrived: float | None
     decoded: int
     skipped: int
     busy_s: float
@@ -242,8 +243,8 @@ def _frames(
                     acks.recv_bytes()
                     acked += 1
                 write_slot(ring, conversion.shapes, sent % decode.slots, conversion.to_arrays(frame.pixels))
-                conn.send(Frame(frame.index, frame.time_s, reader.frames_decoded, reader.frames_skipped,
-                                reader.busy_s))
+                conn.send(Frame(frame.index, frame.time_s, frame.arrived, reader.frames_decoded,
+                                reader.frames_skipped, reader.busy_s))
                 sent += 1
                 if job.live:  # a stream's budget is renewed with each frame
                     _limit_cpu(job.cpu_limit_s)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from app.config import Settings
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.screening import Screener, running_screener
-from app.stream.protocol import CloseCode, StreamClosed
+from app.stream.protocol import CloseCode, StreamClosed, StreamConfig
 from app.stream.session import ClientGone, StreamSession
 from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_image, encode_video
 
@@ -186,6 +187,23 @@ async def test_a_stream_skips_on_overload_only_when_it_asks_to(
     counts = ("frames_received", "frames_screened", "frames_skipped")
     assert tuple(summary[k] for k in counts) == ((24, 0, 24) if policy == "skip" else (24, 24, 0))
     assert len(answers) == summary["frames_screened"]
+
+
+@pytest.mark.parametrize(("policy", "admitted"), [("skip", [1]), ("pause", [0, 1])])
+async def test_a_frame_whose_bytes_waited_too_long_is_skipped_when_the_stream_skips(
+    screener: Screener, policy: str, admitted: list[int]
+) -> None:
+    """Decoded in time is not enough: a frame still waiting for a slot past the lag bound
+    (answers backed up) is skipped, and counted, rather than answered late."""
+    stream = session(QueueSocket(), screener, max_lag_s=0.1)
+    stream.config = StreamConfig(type="config", kind="h264", on_overload=policy)
+    pixels = np.zeros((MODEL_SIZE, MODEL_SIZE, 3), np.uint8)
+    await stream._admit(pixels, 0, 0.0, time.monotonic() - 1.0)  # its bytes came a second ago
+    await stream._admit(pixels, 1, 0.04, time.monotonic())
+    queued = [stream._pending.get_nowait() for _ in range(stream._pending.qsize())]
+    assert [item.index for item in queued] == admitted
+    await asyncio.gather(*(item.future for item in queued))
+    assert stream._late == (policy == "skip")
 
 
 async def test_a_corrupt_byte_stream_closes_the_stream(screener: Screener) -> None:

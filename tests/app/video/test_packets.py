@@ -96,21 +96,22 @@ def test_fps_on_a_live_stream_screens_the_frames_of_the_exact_rule(
         assert decoded < len(expected) * 0.6
 
 
-class LiveLag:
-    """The lag of a live stream at 24 fps read by a consumer that takes `cost_s` a frame,
-    without a wall clock: the feed asks once per packet, and packet k cannot be read before
-    it arrives, at k / 24 s."""
+class LiveArrivals:
+    """A live stream at 24 fps read by a consumer that takes `cost_s` a frame, without a wall
+    clock: the feed asks its lag once per packet, and packet k cannot be read before it
+    arrives, at k / 24 s."""
 
     def __init__(self, cost_s: float) -> None:
         self.now = 0.0
         self.cost_s = cost_s
+        self.arrived = 0.0
         self._packets = 0
 
-    def __call__(self) -> float:
-        arrival = self._packets / 24
-        self.now = max(self.now, arrival)
+    def lag(self) -> float:
+        self.arrived = self._packets / 24
+        self.now = max(self.now, self.arrived)
         self._packets += 1
-        return self.now - arrival
+        return self.now - self.arrived
 
 
 @pytest.mark.parametrize("name", ["h264", "mpegts"])
@@ -119,15 +120,15 @@ def test_a_stream_that_falls_behind_skips_to_a_keyframe_on_time(name: str, tmp_p
     data = encode_video(tmp_path / filename, frames=96, options=options).read_bytes()
     expected = every_frame(data, demuxer)
     start = expected[0][0]
-    clock = LiveLag(cost_s=0.1)  # 2.4x slower than the stream's 24 fps
+    clock = LiveArrivals(cost_s=0.1)  # 2.4x slower than the stream's 24 fps
     bound = 0.15
     lags: list[float] = []
     with av.open(LiveSource(data), format=demuxer) as container:
         stream = container.streams.video[0]
         stream.thread_type = "SLICE"
-        feed = PacketFeed(container, stream, 24.0, lag=clock, max_lag_s=bound)
+        feed = PacketFeed(container, stream, 24.0, arrivals=clock, max_lag_s=bound)
         screened = []
-        for frame, t in feed.frames():
+        for frame, t, _ in feed.frames():
             lags.append(clock.now - (t - start))
             screened.append((round((t - start) * 24), frame.to_ndarray(width=SIZE[0], height=SIZE[1],
                                                                       format="rgb24")))
