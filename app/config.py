@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.faces.plan import DEFAULT_MAX_SIDE
@@ -14,6 +15,8 @@ from app.faces.registry import DETECTORS_DIR
 from app.shipped import MODELS_DIR, STUDENT
 
 DEFAULT_MODEL = MODELS_DIR / STUDENT
+# XDG's data home: jobs outlive the process, so not a temporary directory
+DEFAULT_DATA_DIR = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "distilscreen"
 KNOWN_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 VIDEO_CODECS = (
     "h264",
@@ -91,7 +94,7 @@ class Settings(BaseSettings):
     max_stream_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest WebSocket message")
     stream_idle_timeout_s: float = Field(30.0, gt=0, description="close a stream silent this long")
     stream_max_lag_s: float = Field(
-        0.1, gt=0, description="a stream with `on_overload: skip` skips to a keyframe once its decoder lags this far behind"
+        0.1, gt=0, description="with `on_overload: skip`, skip to a keyframe once decoding lags this far"
     )
     shutdown_timeout_s: float = Field(30.0, ge=0, description="grace for in-flight work on SIGTERM")
 
@@ -110,15 +113,15 @@ class Settings(BaseSettings):
         "a stream gets them anew with each frame"
     )
 
-    # Limits on input
-    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")
-    max_duration_s: float = Field(3600.0, gt=0, description="longest video accepted")
     # Content credentials (C2PA) of uploads
     c2pa: bool = Field(True, description="read uploads' C2PA content credentials beside screening them")
     c2pa_trust_anchors: Path | None = Field(
         None, description="PEM file of the CA certificates that C2PA signers may chain to; none: none trusted"
     )
 
+    # Limits on input
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest upload accepted")
+    max_duration_s: float = Field(3600.0, gt=0, description="longest video accepted")
     max_pixels: int = Field(3840 * 2160, ge=1, description="largest width x height accepted")
     max_frames: int = Field(10_000, ge=1, description="most frames one request may ask to screen")
     default_max_frames: int = Field(1000, ge=1, description="frames screened when max_frames is not given")
@@ -129,6 +132,37 @@ class Settings(BaseSettings):
         default_factory=list,
         description="accepted API keys (header X-API-Key); empty: no authentication",
     )
+
+    # Jobs (POST /v1/jobs) and their webhooks
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR, description="where jobs' uploads (and the default SQLite database) are kept"
+    )
+    database_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of the jobs database (postgresql+psycopg://...); "
+        "empty: SQLite in the data dir"
+    )
+    max_active_jobs: int = Field(4, ge=1, description="jobs this replica screens at once (uploads apart)")
+    max_queued_jobs: int = Field(1000, ge=1, description="jobs waiting, all replicas; beyond: 429")
+    job_lease_s: float = Field(
+        30.0, gt=0, description="a running job whose replica stops renewing it this long is run again"
+    )
+    job_progress_interval_s: float = Field(
+        1.0, gt=0, description="how often a running job stores its progress (and renews its lease)"
+    )
+    job_retention_s: float = Field(
+        7 * 24 * 3600.0, gt=0, description="finished jobs, their results and files are deleted after this"
+    )
+    webhook_allowed_hosts: CommaList = Field(
+        default_factory=list, description="hosts a callback_url may name; empty: callbacks are refused"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of webhook signatures (required with allowed hosts)"
+    )
+    webhook_max_attempts: int = Field(5, ge=1, le=50, description="deliveries tried before giving up")
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, description="wait before the first retry; doubled after each failed attempt"
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="time limit of one webhook delivery")
 
     # Server
     host: str = Field("127.0.0.1", description="address `distilscreen serve` binds")
@@ -142,3 +176,9 @@ class Settings(BaseSettings):
         if unknown or not value:
             raise ValueError(f"providers must be a non-empty subset of {KNOWN_PROVIDERS}, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_allowed_hosts and self.webhook_secret is None:
+            raise ValueError("webhook_allowed_hosts needs webhook_secret: every webhook is signed")
+        return self

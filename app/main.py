@@ -17,9 +17,10 @@ from app.contract.card import CardError
 from app.deps import require_api_key
 from app.http import MetricsMiddleware, error_responses, install_error_handlers
 from app.inference.engine import Engine
+from app.jobs.service import Jobs
 from app.judges import make_judge
 from app.metrics import Metrics
-from app.routes import health, model, screen, stream
+from app.routes import health, jobs, model, page, screen, stream
 from app.screening import Screener
 from app.video.decoders import decoder_from_settings
 
@@ -58,6 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.screener = Screener.from_settings(settings, engine.card, judge, decoder, metrics)
     app.state.admission = Admission(settings.max_active_requests, metrics)
+    # jobs: the database (migrated), then the runner on the same screener, once warmed up
+    app.state.jobs = await asyncio.to_thread(Jobs.open, settings)
+    app.state.jobs.start(app.state.screener, app.state.ready)
 
     async def warm_up() -> None:
         await asyncio.to_thread(engine.warm_up, settings.warmup_batches, settings.max_batch_size)
@@ -70,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         warming.cancel()
+        await app.state.jobs.stop()
         await judge.stop()
         await asyncio.to_thread(decoder.stop)
 
@@ -110,5 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     app.include_router(model.router, **keyed)
     app.include_router(screen.router, **keyed)
+    app.include_router(jobs.router, **keyed)
     app.include_router(stream.router)  # checks its key itself: errors go over the socket
+    app.include_router(page.router)  # the review page: open, it asks for the key it needs
+    app.mount("/page/ort", page.ort_web, name="ort-web")  # before /page, which would take it
+    app.mount("/page", page.assets, name="page")
     return app
