@@ -24,9 +24,6 @@ from tests.conftest import MODEL_SIZE
 from tests.e2e.processes import Service, start_service
 from tests.helpers import encode_image, encode_video
 
-# a page that never answers must fail the test, not hang the suite (page.evaluate has no timeout)
-pytestmark = pytest.mark.timeout(300)
-
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download cannot run here
 ARTIFACTS = Path(os.environ.get("PAGE_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 KEY = "page-key"
