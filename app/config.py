@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     max_stream_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest WebSocket message")
     stream_idle_timeout_s: float = Field(30.0, gt=0, description="close a stream silent this long")
     stream_max_lag_s: float = Field(
-        0.1, gt=0, description="with `on_overload: skip`, skip to a keyframe once decoding lags this far"
+        0.1, gt=0, description="with `on_overload: skip`, skip what has waited this long since its bytes came"
     )
     shutdown_timeout_s: float = Field(30.0, ge=0, description="grace for in-flight work on SIGTERM")
 

@@ -9,10 +9,11 @@
    the stream goes on. After `end` it sends a `SummaryMessage` and closes with 1000.
 4. Overload, by the config's `on_overload`: with `pause` (the default), at most
    `max_in_flight` frames per stream wait for answers; beyond that the server stops
-   reading (TCP pushes back on the client), and nothing is dropped. With `skip`, whenever
-   decoding lags the stream's own clock by more than DISTILSCREEN_STREAM_MAX_LAG_S, the
-   frames up to the next keyframe that is on time are not decoded; each answer carries how
-   many were skipped so far, and the summary the total.
+   reading (TCP pushes back on the client), and nothing is dropped. With `skip`, while the
+   bytes being decoded have waited longer than DISTILSCREEN_STREAM_MAX_LAG_S since they
+   arrived, packets are skipped up to a keyframe that comes in time, and so is a decoded
+   frame that waited that long for its turn; each answer carries how many were skipped so
+   far, and the summary the total.
 5. A fatal error is an `ErrorMessage` (fatal=true) followed by a close with its code in
    `CLOSE_CODES`.
 """
