@@ -58,8 +58,8 @@ _NOT_FOUND = error_responses({404: "no such job, or another API key's"})
 
 def _submit_openapi() -> dict[str, Any]:
     """/v1/screen's parameters and body, with the job's fields beside the options."""
-    extra = copy.deepcopy(screen._OPENAPI)
-    fields = JobFields.model_json_schema(schema_generator=screen._Omittable)["properties"]
+    extra = copy.deepcopy(screen.UPLOAD_OPENAPI)
+    fields = JobFields.model_json_schema(schema_generator=screen.Omittable)["properties"]
     fields["metadata"] = {"type": "string", "contentMediaType": "application/json",
                           "description": fields["metadata"]["description"]}
     [query] = extra["parameters"]
@@ -88,7 +88,7 @@ def _split(values: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
 
 @router.post(
     "/jobs", status_code=202, openapi_extra=_submit_openapi(),
-    responses=screen._ERRORS | error_responses({429: "too many uploads or queued jobs (with Retry-After)"}),
+    responses=screen.UPLOAD_ERRORS | error_responses({429: "too many uploads or queued jobs (Retry-After)"}),
 )
 async def submit_job(
     request: Request, response: Response, screener: ScreenerDep, settings: SettingsDep,

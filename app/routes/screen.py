@@ -18,7 +18,7 @@ from app.schemas import ScreenOptions, ScreenResponse
 router = APIRouter(prefix="/v1", tags=["screen"])
 
 
-class _Omittable(GenerateJsonSchema):
+class Omittable(GenerateJsonSchema):
     """An unset option is left out of the query or form, never sent as null: no null branch or default."""
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
@@ -30,9 +30,9 @@ class _Omittable(GenerateJsonSchema):
         return super().default_schema(schema)
 
 
-_OPTIONS = ScreenOptions.model_json_schema(schema_generator=_Omittable)
+_OPTIONS = ScreenOptions.model_json_schema(schema_generator=Omittable)
 _BINARY = {"type": "string", "format": "binary"}
-_OPENAPI: dict[str, Any] = {
+UPLOAD_OPENAPI: dict[str, Any] = {
     # One form-exploded object (`?fps=2&max_frames=10`), so that its JSON Schema can hold the
     # every_n / fps exclusion, which separate parameters cannot express.
     "parameters": [{"name": "options", "in": "query", "style": "form", "explode": True, "schema": _OPTIONS}],
@@ -55,7 +55,7 @@ _OPENAPI: dict[str, Any] = {
         },
     },
 }
-_ERRORS = error_responses(
+UPLOAD_ERRORS = error_responses(
     {
         400: "empty or malformed upload",
         413: "upload too large",
@@ -77,7 +77,7 @@ def document_limits(paths: dict[str, Any], settings: Settings) -> None:
             options["properties"][name]["maximum"] = settings.max_frames
 
 
-@router.post("/screen", openapi_extra=_OPENAPI, responses=_ERRORS)
+@router.post("/screen", openapi_extra=UPLOAD_OPENAPI, responses=UPLOAD_ERRORS)
 async def screen(
     request: Request,
     screener: ScreenerDep,
