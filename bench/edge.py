@@ -38,10 +38,11 @@ CHROMIUM = "/usr/bin/chromium"
 
 # The page's ONNX Runtime Web, timing `runs` batch-1 frames of a model served at `url`.
 BROWSER_RUN = """async ([url, threads, runs, size]) => {
-  const ort = await import("/page/ort/ort.wasm.min.mjs");
+  const ort = await import("/page/ort/ort.min.mjs");  // the page's build; WebAssembly here
   ort.env.wasm.wasmPaths = "/page/ort/";
   ort.env.wasm.numThreads = threads;
-  const session = await ort.InferenceSession.create(await (await fetch(url)).arrayBuffer());
+  const session = await ort.InferenceSession.create(await (await fetch(url)).arrayBuffer(),
+                                                    { executionProviders: ["wasm"] });
   const input = session.inputNames[0];
   const data = new Uint8Array(size * size * 3).map(() => Math.floor(Math.random() * 256));
   const feed = { [input]: new ort.Tensor("uint8", data, [1, size, size, 3]) };

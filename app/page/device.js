@@ -1,4 +1,5 @@
-// Screening on this device: the browser decodes, ONNX Runtime Web (WebAssembly) runs the
+// Screening on this device: the browser decodes, ONNX Runtime Web (WebGPU where the browser
+// has it, else WebAssembly) runs the
 // served model, read from GET /v1/model/onnx; nothing is uploaded.
 
 import { $, apiKey, errorText, fmt, needKey, state } from "./common.js";
@@ -7,17 +8,20 @@ import { screen } from "./upload.js";
 
 const ORT = "/page/ort/";
 
-/** The served model in ONNX Runtime Web (WASM; threads when the page is isolated). */
+/** The served model in ONNX Runtime Web: WebGPU where the browser has it, else WebAssembly
+(threads when the page is isolated). */
 async function deviceSession() {
   if (state.session) return state.session;
   let ort;
   try {
-    ort = await import(`${ORT}ort.wasm.min.mjs`);
+    ort = await import(`${ORT}ort.min.mjs`); // the WebGPU + WebAssembly build
   } catch {
     throw new Error("ONNX Runtime Web is not installed on this service (make serve installs it)");
   }
   ort.env.wasm.wasmPaths = ORT;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  // threads need an isolated page; on two cores or fewer they only compete with the video's decoding
+  const cores = navigator.hardwareConcurrency || 1;
+  ort.env.wasm.numThreads = self.crossOriginIsolated && cores > 2 ? Math.min(4, cores) : 1;
   const headers = apiKey() ? { "X-API-Key": apiKey() } : {};
   const response = await fetch("/v1/model/onnx", { headers });
   if (response.status === 401) {
@@ -25,8 +29,18 @@ async function deviceSession() {
     throw new Error("an API key is needed");
   }
   if (!response.ok) throw new Error(await errorText(response));
-  const session = await ort.InferenceSession.create(await response.arrayBuffer(), { executionProviders: ["wasm"] });
-  state.session = { ort, session, threads: ort.env.wasm.numThreads };
+  const providers = navigator.gpu ? ["webgpu", "wasm"] : ["wasm"];
+  const bytes = await response.arrayBuffer();
+  let session, backend;
+  try {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: providers });
+    backend = navigator.gpu ? "WebGPU (or WebAssembly where an operator needs it)" : "";
+  } catch { // a browser that lists WebGPU without an adapter
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  }
+  const threads = ort.env.wasm.numThreads;
+  backend ||= `WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}`;
+  state.session = { ort, session, backend };
   return state.session;
 }
 
@@ -137,8 +151,7 @@ export async function screenOnDevice(file) {
     const total = (performance.now() - started) / 1000;
     const result = deviceResult(frames, video, { decode, inference, total });
     status.textContent = `Screened ${frames.length} frames on this device in ${fmt(total, 2)} s.`;
-    const threads = state.session.threads;
-    showResult(result, file, `Screened on this device: ONNX Runtime Web (WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}); nothing was uploaded.`);
+    showResult(result, file, `Screened on this device: ONNX Runtime Web (${state.session.backend}); nothing was uploaded.`);
   } catch (error) {
     status.innerHTML = '<span class="error"></span>';
     status.firstChild.textContent = error.message;

@@ -235,12 +235,14 @@ def test_still_frames_score_the_same_on_this_device_and_on_the_service(
     served = stream_images(service.url, stills)
     page.goto(service.url)
     expect(page.locator("#model-line")).to_contain_text(" on ", timeout=WAIT_MS)
-    device = page.evaluate(
-        """async (images) => window.distilscreen.scoreImages(
+    # started, then awaited with a time limit that Playwright keeps (an evaluate has none)
+    page.evaluate(
+        """(images) => { window.distilscreen.scoreImages(
                images.map((b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))],
-                                            {type: "image/png"})))""",
+                                            {type: "image/png"}))).then((s) => { window.scored = s; }); }""",
         [base64.b64encode(still).decode() for still in stills],
     )
+    device = page.wait_for_function("window.scored", timeout=WAIT_MS).json_value()
     np.testing.assert_allclose(device, served, atol=DEVICE_TOLERANCE)
 
 
