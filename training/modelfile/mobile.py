@@ -29,5 +29,6 @@ def export_ort(model: Path) -> tuple[Path, Path]:
         made = out / f"{model.stem}.ort"
         made.replace(ort_file)
         # the config names the file it was made from: ours, not the temporary copy
-        config.write_text((out / f"{model.stem}{CONFIG_SUFFIX}").read_text().replace(str(made), ort_file.name))
+        made_config = (out / f"{model.stem}{CONFIG_SUFFIX}").read_text()
+        config.write_text(made_config.replace(str(made), ort_file.name))
     return ort_file, config
