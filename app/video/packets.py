@@ -64,7 +64,7 @@ class PacketFeed:
 
     def frames(self) -> Iterator[tuple[av.VideoFrame, float, float | None]]:
         """The decoded frames, their times (the frame's own, or its packet's position at the
-        stream's rate) and when their bytes arrived (with `arrived`), in presentation order."""
+        stream's rate) and when their bytes arrived (given `arrivals`), in presentation order."""
         for packet in self._container.demux(self._stream):
             if not packet.size:  # the demuxer's last packet, empty: the decoder gives what it holds
                 self.skipped += len(self._held)
