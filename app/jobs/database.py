@@ -3,7 +3,9 @@ PostgreSQL for several replicas), brought to the newest schema with Alembic at s
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,13 @@ def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    if engine.url.database and engine.url.database != ":memory:":
+        _wal(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _connect(connection: sqlite3.Connection, _record: Any) -> None:
         connection.isolation_level = None  # transactions are begun by the listener below
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+        for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON"):
             connection.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")
@@ -41,6 +45,19 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(path: str) -> None:
+    """Put the SQLite file in WAL mode, which the file keeps, once, before the engine's
+    connections use it: switching fails at once (no busy wait) while another connection
+    is in the file, so it is retried for a while (another process starting at once)."""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+        for _ in range(100):
+            with contextlib.suppress(sqlite3.OperationalError):
+                if connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                    return
+            time.sleep(0.05)
+        raise sqlite3.OperationalError(f"{path}: could not switch to WAL mode (the file stayed busy)")
 
 
 def migrate(engine: Engine) -> None:
