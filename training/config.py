@@ -5,6 +5,7 @@
 items by index, `teachers.members.0.epochs=2`), and checks every key against the
 dataclasses below: an unknown key is an error naming the key and the choices. Names are
 resolved then too, before any stage runs: every net against `training.nets.NETS`, the
+degradations' ranges and codecs (`degrade`, a `training.degrade.DegradeSpec`), the
 student loss (`students.loss`, a `training.losses.LossSpec`) against the loss terms and
 their builders' signatures, `students.export` and `students.hint_teacher` against the
 students and teachers. A `ConfigError` holds one line per problem.
@@ -28,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from app.contract.card import Crop, FaceCrop, FrameCrop
+from training.degrade.spec import DegradeSpec
 from training.losses.spec import LossSpec
 from training.nets import NETS
 from training.registry import UnknownNameError
@@ -140,7 +142,8 @@ class TeachersConfig(Recipe):
 
 @dataclass(frozen=True)
 class SoftLabelConfig:
-    """Ensemble soft targets at `temperature`, cached for `views` augmented views. The
+    """Ensemble soft targets at `temperature`, cached for `views` views (view 0 clean, the
+    others augmented and, with `degrade`, degraded: each its own draw per clip). The
     `temperature` is the run's one T: the KD term (`students.loss.kd`) divides the
     student's logits by it and scales by its square."""
 
@@ -212,6 +215,7 @@ class Config:
     seed: int = 0
     device: str = "auto"
     data: DataConfig = DataConfig()
+    degrade: DegradeSpec = field(default_factory=DegradeSpec)
     teachers: TeachersConfig = TeachersConfig()
     softlabels: SoftLabelConfig = SoftLabelConfig()
     students: StudentsConfig = StudentsConfig()

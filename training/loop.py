@@ -63,7 +63,7 @@ def fit(model: BinaryClassifier, loss: WeightedSum, data: FrameDataset, recipe: 
     torch.manual_seed(seed)
     model, loss = prepare(model, device), loss.to(device)
     params = list(model.parameters()) + list(loss.parameters())
-    steps = max(1, len(data) // recipe.batch_size)
+    steps = max(1, data.longest() // recipe.batch_size)
     optimizer = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=max(1, recipe.epochs) * steps, pct_start=0.15)

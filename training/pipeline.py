@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from training.config import Config
 from training.data.stage import stage_data
@@ -22,20 +24,29 @@ from training.students.stage import stage_students
 from training.teachers.stage import stage_teachers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
-    """All stages; returns the exported model's path."""
+    """All stages; returns the exported model's path. Logs each stage's wall clock."""
     started = time.perf_counter()
     fits = plan_students(config)  # the students' nets and losses, before any work (and seeding)
     run = start_run(config, run_dir, resume)
-    data = stage_data(run)
-    teachers = stage_teachers(run, data.frames)
-    soft = stage_soft_labels(run, data.frames, teachers)
-    students = stage_students(run, data.frames, teachers, soft, fits)
-    predictions = stage_predict(run, data.frames, teachers, students)
-    evaluation = stage_evaluate(run, data.frames, teachers, students, predictions)
-    report = stage_report(run, predictions, evaluation)
-    model = stage_export(run, data.provenance, teachers, evaluation, report)
+    data = _timed("data", stage_data, run)
+    teachers = _timed("teachers", stage_teachers, run, data.frames)
+    soft = _timed("soft labels", stage_soft_labels, run, data.frames, teachers)
+    students = _timed("students", stage_students, run, data.frames, teachers, soft, fits)
+    predictions = _timed("predictions", stage_predict, run, data.frames, teachers, students)
+    evaluation = _timed("evaluation", stage_evaluate, run, data.frames, teachers, students, predictions)
+    report = _timed("report", stage_report, run, predictions, evaluation)
+    model = _timed("export", stage_export, run, data.provenance, teachers, evaluation, report)
     log.info("run %s done in %.1f s", run.dir, time.perf_counter() - started)
     return model
+
+
+def _timed(name: str, stage: Callable[..., T], *args: Any) -> T:
+    """`stage(*args)`, its wall clock logged."""
+    started = time.perf_counter()
+    out = stage(*args)
+    log.info("stage %s: %.1f s", name, time.perf_counter() - started)
+    return out

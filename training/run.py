@@ -3,13 +3,13 @@
 
     RUN/config.yaml          the resolved config + provenance (git commit, data and config hash)
     RUN/data/, RUN/unlabelled/   the built-in benchmark, when the config has no data.path
-    RUN/cache/               sampled frames, soft labels, degraded test clips
+    RUN/cache/               sampled frames (clean and degraded views), soft labels, degraded test clips
     RUN/teachers/KEY/        model.pt (last.pt while training); on the CPU labeller-HASH.onnx
     RUN/students/NAME/distilled/model.pt (and undistilled/ for the exported student)
     RUN/predictions.npz      val/test logits of every model
     RUN/onnx/LABEL.onnx      every teacher and student as ONNX (the speed figures' source)
     RUN/evaluation.json      per model: calibration, test figures, size, frames/s; variants
-    RUN/report.{json,md}, roc.png, reliability.png   (training.report.writer)
+    RUN/report.{json,md}, roc.png, reliability.png, robustness.png   (training.report.writer)
     RUN/model.onnx           the served student: calibrated, card with all figures
 
 Files in the folder cache a stage's outputs so that `--resume` skips it; within one

@@ -45,11 +45,11 @@ def test_an_interrupted_fit_resumes_to_the_same_weights(
     tmp_path: Path, frames: Callable[..., FrameSet]
 ) -> None:
     data = frames(videos=4, per_video=4)
-    whole = train(tmp_path / "a", FrameDataset(data, 0, views=2, random_flip=True))
+    whole = train(tmp_path / "a", FrameDataset([data, data], 0, random_flip=True))
     with pytest.raises(Interrupted):
-        train(tmp_path / "b", InterruptingDataset(data, 0, views=2, random_flip=True, after=len(data) + 4))
+        train(tmp_path / "b", InterruptingDataset([data, data], 0, random_flip=True, after=len(data) + 4))
     assert (tmp_path / "b" / "last.pt").is_file() and not (tmp_path / "b" / "model.pt").exists()
-    resumed = train(tmp_path / "b", FrameDataset(data, 0, views=2, random_flip=True))
+    resumed = train(tmp_path / "b", FrameDataset([data, data], 0, random_flip=True))
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
@@ -57,10 +57,10 @@ def test_an_interrupted_fit_resumes_to_the_same_weights(
 def test_a_finished_fit_loads_instead_of_training(
     tmp_path: Path, frames: Callable[..., FrameSet]
 ) -> None:
-    data = FrameDataset(frames(videos=4, per_video=4), 0)
+    data = FrameDataset([frames(videos=4, per_video=4)], 0)
     first = train(tmp_path, data)
     stamp = (tmp_path / "model.pt").stat().st_mtime_ns
-    again = train(tmp_path, InterruptingDataset(frames(videos=4, per_video=4), 0, after=0))
+    again = train(tmp_path, InterruptingDataset([frames(videos=4, per_video=4)], 0, after=0))
     assert (tmp_path / "model.pt").stat().st_mtime_ns == stamp
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                  again.state_dict().values(), strict=True))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from training.data.frames import Size, sample_frames
+from training.degrade import Degradation
+from training.degrade.spec import describe
 
 if TYPE_CHECKING:
     from training.data.faces import FaceSampler
@@ -22,12 +23,13 @@ if TYPE_CHECKING:
 # Bump when sampling changes what a key means (indices, scaling), to orphan old entries.
 CACHE_VERSION = 1
 
-Sampler = Callable[[Path, int, Size | int | None, int | None], np.ndarray]
+Sampler = Callable[[Path, int, Size | int | None, int | None, Degradation], np.ndarray]
 
 
 class FrameCache:
-    """One ``.npy`` (uint8, N x H x W x 3) per (video path, mtime, size, n, seed), and with
-    ``faces`` the crop spec and detector too (face crops: N may be below n, even 0).
+    """One ``.npy`` (uint8, N x H x W x 3) per (video path, mtime, size, n, seed), with
+    ``faces`` the crop spec and detector too (face crops: N may be below n, even 0), and
+    the degradation's steps when the frames are of a degraded view.
 
     Writes are atomic (a temporary file in the same folder, then ``os.replace``), so
     concurrent loader workers and interrupted runs never leave a torn entry. ``hits`` and
@@ -39,12 +41,14 @@ class FrameCache:
                  faces: FaceSampler | None = None) -> None:
         self.root = Path(root)
         self.faces = faces
-        self.sampler = sampler or functools.partial(sample_frames, faces=faces)
+        self.sampler = sampler or (lambda path, n, size, seed, degradation: sample_frames(
+            path, n, size, seed, faces, degradation))
         self.hits = 0
         self.misses = 0
         self._count = threading.Lock()  # get() may run in several threads at once
 
-    def key(self, path: str | Path, n: int, size: Size | int | None, seed: int | None) -> str:
+    def key(self, path: str | Path, n: int, size: Size | int | None, seed: int | None,
+            degradation: Degradation = ()) -> str:
         """The entry's name: a hash of the file's identity and the sampling arguments."""
         path = Path(path).absolute()
         stat = path.stat()
@@ -52,17 +56,20 @@ class FrameCache:
                   list(size) if isinstance(size, tuple) else size, seed]
         if self.faces is not None:  # whole-frame keys stay as they were
             fields.append(self.faces.key)
+        if degradation:  # and clean ones too
+            fields.append(describe(degradation))
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
 
     def entry(self, path: str | Path, n: int, size: Size | int | None,
-              seed: int | None) -> Path:
-        key = self.key(path, n, size, seed)
+              seed: int | None, degradation: Degradation = ()) -> Path:
+        key = self.key(path, n, size, seed, degradation)
         return self.root / key[:2] / f"{key}.npy"
 
     def get(self, path: str | Path, n: int, size: Size | int | None,
-            seed: int | None = 0) -> np.ndarray:
-        """The frames of ``sample_frames(path, n, size, seed, faces)``, decoded at most once."""
-        entry = self.entry(path, n, size, seed)
+            seed: int | None = 0, degradation: Degradation = ()) -> np.ndarray:
+        """The frames of ``sample_frames(path, n, size, seed, faces, degradation)``, decoded
+        (and degraded) at most once."""
+        entry = self.entry(path, n, size, seed, degradation)
         if entry.is_file():
             try:
                 frames = np.load(entry, allow_pickle=False)
@@ -74,7 +81,8 @@ class FrameCache:
                 return frames
         with self._count:
             self.misses += 1
-        frames = np.ascontiguousarray(self.sampler(Path(path), n, size, seed), dtype=np.uint8)
+        frames = np.ascontiguousarray(self.sampler(Path(path), n, size, seed, degradation),
+                                      dtype=np.uint8)
         self._write(entry, frames)
         return frames
 

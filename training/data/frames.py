@@ -6,6 +6,8 @@ converts to RGB and scales straight to the requested size
 (``frame.to_ndarray(width=, height=, format="rgb24")``, as the service's decoder does), or
 with ``faces`` (``training.data.faces.FaceSampler``) the face crop the service would cut.
 A converter may skip a frame (no face in it), so face sampling can return fewer frames.
+With a ``degradation`` (``training.degrade``) the clip's frames go through it first, so the
+sampled frames are those of the degraded clip, as the service would decode them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 
 from app.video.conversion import PixelsAt
 from training.data.sample import IMAGE_EXTENSIONS, DatasetError
+from training.degrade import Degradation, degraded_frames
+from training.degrade.apply import clip_fps
 
 if TYPE_CHECKING:
     from training.data.faces import FaceSampler
@@ -48,13 +52,14 @@ def frame_indices(total: int, n: int, seed: int | None) -> np.ndarray:
 
 
 def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int | None = 0,
-                  faces: FaceSampler | None = None) -> np.ndarray:
+                  faces: FaceSampler | None = None, degradation: Degradation = ()) -> np.ndarray:
     """``n`` RGB frames (uint8, n x H x W x 3) of a video, uniform over the clip.
 
     ``size`` is (width, height), an int for a square, or None for the native size.
     An image yields one frame (1 x H x W x 3) whatever ``n`` is. With ``faces`` each
     sampled frame gives its best face's crop at ``size`` (an int) or nothing, so fewer
-    than ``n`` frames (possibly none) may come back.
+    than ``n`` frames (possibly none) may come back. A ``degradation`` applies to videos;
+    an image is read as it is.
     """
     path = Path(path)
     convert = faces.converter(size) if faces is not None else whole_frame(size)
@@ -63,11 +68,11 @@ def sample_frames(path: str | Path, n: int, size: Size | int | None, seed: int |
     try:
         total = count_frames(path)
         indices = frame_indices(total, n, seed)
-        frames, decoded = _decode_at(path, indices, convert)
+        frames, decoded = _decode_at(path, indices, convert, degradation)
         if decoded <= indices[-1]:  # the header promised more frames than decode gave
             if decoded == 0:
                 raise FrameError(f"{path}: no frame could be decoded")
-            frames, _ = _decode_at(path, frame_indices(decoded, n, seed), convert)
+            frames, _ = _decode_at(path, frame_indices(decoded, n, seed), convert, degradation)
     except av.error.FFmpegError as exc:
         raise FrameError(f"{path}: cannot decode: {exc}") from None
     return _stack(frames, size)
@@ -108,25 +113,25 @@ def count_frames(path: str | Path) -> int:
     return total
 
 
-def _decode_at(path: Path, indices: np.ndarray, convert: Converter) -> tuple[list[np.ndarray], int]:
+def _decode_at(path: Path, indices: np.ndarray, convert: Converter, degradation: Degradation
+               ) -> tuple[list[np.ndarray], int]:
     """Converted frames at ``indices`` (repeats allowed; frames ``convert`` skips left out)
-    and how many frames were decoded."""
+    of the clip after ``degradation``, and how many frames were decoded."""
     wanted = np.bincount(indices)
     out: list[np.ndarray] = []
     index = 0
     with av.open(str(path)) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        # demux() ends with an empty packet whose decode() flushes delayed frames.
-        for packet in container.demux(stream):
-            for frame in packet.decode():
-                if index < len(wanted) and wanted[index]:
-                    pixels = convert(frame)
-                    if pixels is not None:
-                        out.extend([pixels] * int(wanted[index]))
-                index += 1
+        frames = degraded_frames(container.decode(stream), degradation, clip_fps(stream))
+        for frame in frames:  # decode() flushes the decoder's delayed frames at the end
             if index >= len(wanted):
                 break
+            if wanted[index]:
+                pixels = convert(frame)
+                if pixels is not None:
+                    out.extend([pixels] * int(wanted[index]))
+            index += 1
     return out, index
 
 

@@ -3,9 +3,11 @@ a torch `Dataset` with seeded, resolution-independent light augmentation.
 
 Augmentation "views" are numbered: view 0 is the clean frame; view v > 0 draws, for each
 frame, a horizontal flip and a brightness/contrast jitter from a generator seeded by
-(run seed, v, sample key). The same view of the same sample is thus the same picture at
-any input size, which is what lets teachers (at their size) label exactly the frames the
-student (at its size) later sees, and lets the soft-label cache key on (sample, view).
+(run seed, v, sample key), on frames of the clip degraded by the view's draw when the run
+degrades (`training.degrade`; the degradation is then part of the sample key). The same
+view of the same sample is thus the same picture at any input size, which is what lets
+teachers (at their size) label exactly the frames the student (at its size) later sees,
+and lets the soft-label cache key on (sample, view).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from training.data import FrameCache, Sample
+from training.degrade import Degradation
+from training.degrade.spec import describe
 
 log = logging.getLogger(__name__)
 JITTER = 0.1  # brightness and contrast factors are drawn from [1 - JITTER, 1 + JITTER]
@@ -33,7 +38,8 @@ JITTER = 0.1  # brightness and contrast factors are drawn from [1 - JITTER, 1 + 
 class FrameSet:
     """Sampled frames of some samples at one size: item i is frame i of the stacked clips.
 
-    `video[i]` indexes `samples`; `keys[j]` identifies sample j on disk (path and mtime)."""
+    `video[i]` indexes `samples`; `keys[j]` identifies sample j's frames: the file on disk
+    (path and mtime) and the degradation they were sampled after, if any."""
 
     frames: np.ndarray  # (N, H, W, 3) uint8
     labels: np.ndarray  # (N,) int64
@@ -62,26 +68,37 @@ def sample_key(sample: Sample) -> str:
 
 
 def load_frames(
-    samples: Sequence[Sample], cache: FrameCache, n: int, size: int, seed: int
+    samples: Sequence[Sample], cache: FrameCache, n: int, size: int, seed: int,
+    degradations: Sequence[Degradation] = (),
 ) -> FrameSet:
     """`n` frames of each sample at `size` x `size` (decoded once, then read from `cache`),
-    one sample per CPU core at a time (PyAV releases the GIL while it decodes). A sample
-    none of whose frames gave a face crop (`cache.faces`) is dropped, and counted in the log."""
+    after its degradation if `degradations` (one per sample) are given, one sample per CPU
+    core at a time (PyAV releases the GIL while it decodes and encodes). A sample none of
+    whose frames gave a face crop (`cache.faces`) is dropped, and counted in the log."""
+    steps = list(degradations) or [()] * len(samples)
+    if len(steps) != len(samples):
+        raise ValueError(f"{len(steps)} degradations for {len(samples)} samples")
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        clips = list(pool.map(lambda s: cache.get(s.path, n, size, seed), samples))
+        jobs = pool.map(lambda s, d: cache.get(s.path, n, size, seed, d), samples, steps)
+        clips = list(tqdm(jobs, total=len(samples), desc=f"frames {size}px", leave=False,
+                          disable=None))
     kept = [i for i, clip in enumerate(clips) if len(clip)]
     if len(kept) < len(samples):
         log.info("faces: %d of %d clips dropped (no face in any sampled frame)",
                  len(samples) - len(kept), len(samples))
-        samples, clips = [samples[i] for i in kept], [clips[i] for i in kept]
-    counts = [len(c) for c in clips]
+    counts = [len(clips[i]) for i in kept]
     return FrameSet(
-        frames=np.concatenate(clips) if clips else np.zeros((0, size, size, 3), np.uint8),
-        labels=np.repeat([s.label for s in samples], counts).astype(np.int64),
-        video=np.repeat(np.arange(len(samples)), counts).astype(np.int64),
-        samples=tuple(samples),
-        keys=tuple(sample_key(s) for s in samples),
+        frames=np.concatenate([clips[i] for i in kept]) if kept else np.zeros((0, size, size, 3), np.uint8),
+        labels=np.repeat([samples[i].label for i in kept], counts).astype(np.int64),
+        video=np.repeat(np.arange(len(kept)), counts).astype(np.int64),
+        samples=tuple(samples[i] for i in kept),
+        keys=tuple(frames_key(samples[i], steps[i]) for i in kept),
     )
+
+
+def frames_key(sample: Sample, degradation: Degradation = ()) -> str:
+    """The identity of a sample's frames: its file's, and the degradation's if any."""
+    return f"{sample_key(sample)}|{describe(degradation)}" if degradation else sample_key(sample)
 
 
 def view_params(frames: FrameSet, seed: int, view: int) -> np.ndarray:
@@ -109,35 +126,44 @@ def to_tensor(frames: np.ndarray, params: np.ndarray | None = None) -> Tensor:
 
 
 class FrameDataset(Dataset):
-    """Items (frame tensor, label, soft target) of one `FrameSet` under the current view.
+    """Items (frame tensor, label, soft target) of the current view: view v is `views[v]`
+    under augmentation view v (`view_params`).
 
-    `soft` is (views, N, 2) ensemble probabilities or None (hard labels only, whose items
-    carry a zero soft target). `set_view(epoch)` selects view `epoch % views`.
-    `random_flip` mirrors each item with probability 1/2 on every draw, from torch's RNG
-    (which `fit` seeds and checkpoints), on top of the view: the label and soft target are
-    taken as unchanged by a mirror."""
+    `soft` holds one (N_v, 2) array of ensemble probabilities per view, or is None (hard
+    labels only, whose items carry a zero soft target). `set_view(epoch)` selects view
+    `epoch % len(views)`. `random_flip` mirrors each item with probability 1/2 on every
+    draw, from torch's RNG (which `fit` seeds and checkpoints), on top of the view: the
+    label and soft target are taken as unchanged by a mirror."""
 
     def __init__(
-        self, frames: FrameSet, seed: int, views: int = 1, soft: np.ndarray | None = None,
+        self, views: Sequence[FrameSet], seed: int, soft: Sequence[np.ndarray] | None = None,
         random_flip: bool = False,
     ) -> None:
-        if soft is not None and soft.shape[:2] != (views, len(frames)):
-            raise ValueError(f"soft targets {soft.shape} must be ({views}, {len(frames)}, 2)")
-        self.frames = frames
-        self.params = np.stack([view_params(frames, seed, v) for v in range(views)])
+        if not views:
+            raise ValueError("a FrameDataset needs at least one view")
+        if soft is not None and [s.shape for s in soft] != [(len(f), 2) for f in views]:
+            raise ValueError(f"soft targets {[s.shape for s in soft]} must be (N, 2) for each of the "
+                             f"{len(views)} views of {[len(f) for f in views]} frames")
+        self.views = tuple(views)
+        self.params = [view_params(f, seed, v) for v, f in enumerate(self.views)]
         self.soft = soft
         self.random_flip = random_flip
         self.view = 0
 
     def set_view(self, epoch: int) -> None:
-        self.view = epoch % len(self.params)
+        self.view = epoch % len(self.views)
+
+    def longest(self) -> int:
+        """The frames of the largest view (views of face crops may differ in size)."""
+        return max(len(f) for f in self.views)
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.views[self.view])
 
     def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor]:
-        x = to_tensor(self.frames.frames[i : i + 1], self.params[self.view, i : i + 1])[0]
+        frames = self.views[self.view]
+        x = to_tensor(frames.frames[i : i + 1], self.params[self.view][i : i + 1])[0]
         if self.random_flip and torch.rand(()) < 0.5:
             x = x.flip(-1)
-        soft = torch.zeros(2) if self.soft is None else torch.from_numpy(self.soft[self.view, i])
-        return x, int(self.frames.labels[i]), soft.float()
+        soft = torch.zeros(2) if self.soft is None else torch.from_numpy(self.soft[self.view][i])
+        return x, int(frames.labels[i]), soft.float()

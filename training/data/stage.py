@@ -1,11 +1,13 @@
 """The data stage: samples with splits (generating the built-in benchmark if needed), the
-unlabelled clips, and the frames at every size a teacher or student needs."""
+unlabelled clips, and the frames at every size a teacher or student needs, in every view
+the teachers and students train on (degraded by `degrade` from view 1 on)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,25 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from training.config import SynthSpec
+from training.config import Config, SynthSpec
 from training.data import UNLABELLED, DatasetError, FrameCache, Sample, load_dataset, split_by_group
 from training.data.faces import face_sampler
-from training.data.frameset import FrameSet, load_frames
+from training.data.frameset import FrameSet, load_frames, sample_key
+from training.degrade import Degradation
 from training.run import Run, write_config
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("val", "test")
 
 BySize = Mapping[int, FrameSet]  # the same frames at each input size
+Views = tuple[BySize, ...]  # view v of a split (`training.data.frameset`), at each size
 
 
 @dataclass(frozen=True)
 class SplitFrames:
-    """`train`: what the teachers fit (labelled clips only); `transfer`: what the students
-    fit (the whole train split, unlabelled clips too); `val`, `test`: the evaluation's."""
+    """`train`: what the teachers fit (labelled clips only), a view per epoch of the
+    longest-trained member; `transfer`: what the students fit (the whole train split,
+    unlabelled clips too), `softlabels.views` views; `val`, `test`: the evaluation's, clean."""
 
-    train: BySize
-    transfer: BySize
+    train: Views
+    transfer: Views
     val: BySize
     test: BySize
 
@@ -115,16 +120,52 @@ def load_split_frames(run: Run, samples: list[Sample]) -> SplitFrames:
     counts = {"train": cfg.data.frames_per_video,
               "transfer": cfg.students.frames_per_video or cfg.data.frames_per_video,
               **dict.fromkeys(EVAL_SPLITS, cfg.data.eval_frames_per_video)}
-    frames: dict[str, BySize] = {}
+    views = {"train": teacher_views(cfg), "transfer": cfg.softlabels.views, **dict.fromkeys(EVAL_SPLITS, 1)}
+    loaded: dict[tuple[str, int], BySize] = {}  # (split, view) -> frames
     for split, n in counts.items():
-        if split == "transfer" and n == counts["train"] and chosen["train"] == train:
-            frames[split] = frames["train"]
-            continue
-        frames[split] = {size: load_frames(chosen[split], cache, n, size, cfg.seed) for size in sizes}
-        first, *others = frames[split].values()
-        if any(not np.array_equal(f.video, first.video) for f in others):
-            raise RuntimeError(f"{split}: the face crops at sizes {sizes} hold different frames")
-    return SplitFrames(**frames)
+        for view in range(views[split]):
+            if split == "transfer" and n == counts["train"] and chosen["train"] == train \
+                    and ("train", view) in loaded:
+                loaded[split, view] = loaded["train", view]
+            elif view > 0 and not cfg.degrade.active:  # a clean view: augmentation alone
+                loaded[split, view] = loaded[split, 0]
+            else:
+                loaded[split, view] = load_view(chosen[split], cache, n, sizes, cfg, view, split)
+    frames = {split: tuple(loaded[split, v] for v in range(views[split])) for split in counts}
+    return SplitFrames(frames["train"], frames["transfer"], frames["val"][0], frames["test"][0])
+
+
+def teacher_views(config: Config) -> int:
+    """The views the teachers train on: one per epoch of the longest-trained member."""
+    teachers = config.teachers
+    return max([1, teachers.epochs, *(m.epochs or 0 for m in teachers.members)])
+
+
+def load_view(samples: list[Sample], cache: FrameCache, n: int, sizes: list[int], config: Config,
+              view: int, split: str) -> BySize:
+    """View `view` of `samples` at every size: from view 1 on, each clip degraded by its
+    draw of `config.degrade` (the same draw at every size)."""
+    draws = view_degradations(samples, config, view)
+    if draws:
+        log.info("%s view %d: %s", split, view, summarize(draws))
+    frames = {size: load_frames(samples, cache, n, size, config.seed, draws) for size in sizes}
+    first, *others = frames.values()
+    if any(not np.array_equal(f.video, first.video) for f in others):
+        raise RuntimeError(f"{split}: the face crops at sizes {sizes} hold different frames")
+    return frames
+
+
+def view_degradations(samples: list[Sample], config: Config, view: int) -> list[Degradation]:
+    """Each sample's degradation in `view` (none: view 0, or no `degrade` in the config)."""
+    if view == 0 or not config.degrade.active:
+        return []
+    return [config.degrade.draw(config.seed, view, sample_key(s)) for s in samples]
+
+
+def summarize(draws: list[Degradation]) -> str:
+    """How many clips each kind of step touches, e.g. 'encode 812, rescale 497 of 1000'."""
+    kinds = Counter(type(step).__name__.lower() for steps in draws for step in steps)
+    return ", ".join(f"{k} {c}" for k, c in sorted(kinds.items())) + f" of {len(draws)} clips"
 
 
 def teacher_samples(train: list[Sample], holdout: float, seed: int) -> list[Sample]:

@@ -30,7 +30,7 @@ def served_variants(run: Run, frames: SplitFrames, student: Mapping[str, Any]) -
         return None
     size, test = student["size"], frames.test[student["size"]]
     decision = select_variants(
-        student["onnx"], calibration_frames=frames.train[size].frames[:CALIBRATION_FRAMES],
+        student["onnx"], calibration_frames=frames.train[0][size].frames[:CALIBRATION_FRAMES],
         test_frames=test.frames, test_labels=test.labels, variants=wanted,
         batch_size=run.config.evaluation.speed_batch, seconds=run.config.evaluation.speed_seconds)
     return decision.as_dict()

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from training.entries import Role
+from training.entries import ENSEMBLE, Role
 from training.modelfile.variants import VariantDecision
 from training.scoring.calibrate import CalibrationFit
 from training.scoring.metrics import ECE_BINS, auc_ratio_interval, ece, evaluate, reliability_bins
@@ -164,14 +164,50 @@ def _variants(v: Mapping[str, Any]) -> list[str]:
 
 def _robustness(rob: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
     models = list(rob)
+    student = next((m for m in models if m != ENSEMBLE.label), None)
     conditions = list(dict.fromkeys(c for m in models for c in rob[m]))
     lines = ["", "## Robustness (frame AUC / video AUC)", "",
-             _md_row(["condition", *models]), "|" + "---|" * (len(models) + 1)]
+             "Retention: the student's frame AUC / the ensemble's; drop: clean frame AUC - the "
+             "condition's.", "",
+             _md_row(["condition", *models, "retention", *(f"drop {m}" for m in models)]),
+             "|" + "---|" * (2 * len(models) + 2)]
     for cond in conditions:
         figures = [rob[m].get(cond, {}) for m in models]
+        retention = _ratio(_auc(rob, student, cond), _auc(rob, ENSEMBLE.label, cond))
+        drops = [_drop(_auc(rob, m, "clean"), _auc(rob, m, cond)) for m in models]
         lines.append(_md_row([cond, *(f"{_f(f.get('auc'), 4)} / {_f(f.get('video_auc'), 4)}"
-                                      for f in figures)]))
+                                      for f in figures),
+                              _f(retention, 4), *(_f(d, 4) for d in drops)]))
     return lines
+
+
+def _auc(rob: Mapping[str, Mapping[str, Mapping[str, float]]], model: str | None, cond: str
+         ) -> float | None:
+    return rob.get(model or "", {}).get(cond, {}).get("auc")
+
+
+def _drop(clean: float | None, degraded: float | None) -> float | None:
+    return None if clean is None or degraded is None else clean - degraded
+
+
+def plot_robustness(rob: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path) -> None:
+    """Frame AUC against the re-encode's CRF (the `crfNN` conditions) for every model, its
+    clean AUC as a dashed line of the same colour."""
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
+    for model, table in rob.items():
+        points = sorted((int(c[3:]), m["auc"]) for c, m in table.items()
+                        if c.startswith("crf") and c[3:].isdigit())
+        if not points:
+            continue
+        (line,) = ax.plot(*zip(*points, strict=True), marker="o", label=model)
+        if "clean" in table:
+            ax.axhline(table["clean"]["auc"], color=line.get_color(), ls="--", lw=1)
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set(xlabel="H.264 CRF of the re-encode", ylabel="frame AUC", ylim=(0.45, 1.0),
+           title="Robustness to recompression (dashed: clean)")
+    ax.legend(loc="lower left", fontsize="small")
+    _save(fig, path)
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -210,7 +246,8 @@ def plot_reliability(labels: np.ndarray, before: np.ndarray, after: np.ndarray, 
 
 def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -> dict[str, Any]:
     """Build the report, print its Markdown when `echo`, and save report.json, report.md,
-    roc.png and (given `uncalibrated` and a distilled row) reliability.png in `out_dir`."""
+    roc.png, (given `uncalibrated` and a distilled row) reliability.png and (given
+    `robustness`) robustness.png in `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(inputs)
@@ -222,6 +259,8 @@ def write_report(out_dir: str | Path, inputs: ReportInputs, echo: bool = True) -
     if inputs.uncalibrated is not None and distilled is not None:
         plot_reliability(inputs.labels, inputs.uncalibrated, distilled.probs, out / "reliability.png",
                          inputs.bins)
+    if inputs.robustness:
+        plot_robustness(inputs.robustness, out / "robustness.png")
     if echo:
         print(markdown)
     return report

@@ -15,11 +15,12 @@ from training.softlabels.targets import soft_targets
 from training.teachers.members import Teacher
 
 
-def stage_soft_labels(run: Run, frames: SplitFrames, teachers: Sequence[Teacher]) -> np.ndarray:
-    """The ensemble's targets on the `transfer` frames (see `soft_targets`), cached."""
+def stage_soft_labels(run: Run, frames: SplitFrames, teachers: Sequence[Teacher]) -> list[np.ndarray]:
+    """The ensemble's targets on every view of the `transfer` frames (see `soft_targets`),
+    cached: each view's on that view's frames, degraded as the student will see them."""
     cfg = run.config
     return soft_targets(label_cache(run, teachers), teachers, frames.transfer, cfg.seed,
-                        cfg.softlabels.views, cfg.softlabels.temperature, run.device)
+                        cfg.softlabels.temperature, run.device)
 
 
 def label_cache(run: Run, teachers: Sequence[Teacher]) -> SoftLabelCache:

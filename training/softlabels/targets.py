@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from training.data.stage import BySize
+from training.data.stage import Views
 from training.losses import teacher_probs
 from training.softlabels.cache import SoftLabelCache
 from training.teachers.members import Teacher
@@ -29,13 +29,11 @@ def ensemble_logits(logits: np.ndarray, weights: Sequence[float] | None = None) 
     return np.log(np.clip(ensemble_probs(logits, 1.0, weights), 1e-12, None)).astype(np.float32)
 
 
-def soft_targets(cache: SoftLabelCache, teachers: Sequence[Teacher], frames: BySize,
-                 aug_seed: int, views: int, temperature: float, device: torch.device
-                 ) -> np.ndarray:
-    """(views, N, 2) ensemble targets at `temperature` for views 0..views-1."""
+def soft_targets(cache: SoftLabelCache, teachers: Sequence[Teacher], views: Views,
+                 aug_seed: int, temperature: float, device: torch.device) -> list[np.ndarray]:
+    """(N_v, 2) ensemble targets at `temperature` on each view v (`views[v][size]`: its
+    frames at each member's size)."""
     weights = [t.spec.weight for t in teachers]
-    return np.stack([
-        ensemble_probs(cache.member_logits(teachers, frames, aug_seed, v, device), temperature,
-                       weights)
-        for v in range(views)
-    ])
+    return [ensemble_probs(cache.member_logits(teachers, frames, aug_seed, v, device), temperature,
+                           weights)
+            for v, frames in enumerate(views)]

@@ -40,20 +40,19 @@ def hint_for(run: Run, teachers: Sequence[Teacher]) -> Hint | None:
     return Hint(by_key[key].net.to(run.device).eval(), by_key[key].spec.size)
 
 
-def stage_students(run: Run, frames: SplitFrames, teachers: Sequence[Teacher], soft: np.ndarray,
-                   fits: Sequence[StudentFit]) -> tuple[Student, ...]:
+def stage_students(run: Run, frames: SplitFrames, teachers: Sequence[Teacher],
+                   soft: Sequence[np.ndarray], fits: Sequence[StudentFit]) -> tuple[Student, ...]:
     """Train each of `fits` (`training.students.plan`, built when the run started) with the
     recipe `students`: the distilled ones on the soft targets `soft` (the hint teacher live
     for feature terms), the undistilled baseline on the hard labels of the labelled clips."""
     cfg, hint = run.config, hint_for(run, teachers)
     students = []
     for student in fits:
-        transfer = frames.transfer[student.size]
+        transfer = [view[student.size] for view in frames.transfer]
         if not student.distilled:  # hard labels only: just the clips that have one
-            transfer = transfer.take(np.flatnonzero(transfer.labels != UNLABELLED))
+            transfer = [view.take(np.flatnonzero(view.labels != UNLABELLED)) for view in transfer]
         targets = soft if student.distilled else None
-        data = FrameDataset(transfer, cfg.seed, cfg.softlabels.views, targets,
-                            random_flip=cfg.students.random_flip)
+        data = FrameDataset(transfer, cfg.seed, targets, random_flip=cfg.students.random_flip)
         out = run.dir / "students" / student.entry.name / student.folder
         fit(student.net, student.loss, data, cfg.students, out, student.seed, run.device,
             desc=student.entry.label.replace(":", " "), hint=hint if student.distilled else None)

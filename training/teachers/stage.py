@@ -15,7 +15,7 @@ import torch
 
 from training.config import Recipe, TeachersConfig
 from training.data.frameset import FrameDataset
-from training.data.stage import BySize, SplitFrames
+from training.data.stage import SplitFrames, Views
 from training.loop import fit, hard_labels
 from training.modelfile.cardfile import attach_card
 from training.modelfile.exporter import export_onnx, pixel_card, save_onnx
@@ -30,9 +30,10 @@ def stage_teachers(run: Run, frames: SplitFrames) -> tuple[Teacher, ...]:
     return tuple(train_teachers(cfg.teachers, frames.train, run.dir, cfg.seed, run.device))
 
 
-def train_teachers(config: TeachersConfig, frames: BySize, run_dir: Path,
+def train_teachers(config: TeachersConfig, frames: Views, run_dir: Path,
                    seed: int, device: torch.device) -> list[Teacher]:
-    """Train (or load) every member; `frames[size]` is the training split at that size."""
+    """Train (or load) every member, epoch e on view e; `frames[e][size]` is view e of the
+    training split at that size."""
     teachers = []
     for i, (key, spec) in enumerate(zip(member_keys(config), config.members, strict=True)):
         recipe = Recipe(
@@ -42,7 +43,7 @@ def train_teachers(config: TeachersConfig, frames: BySize, run_dir: Path,
             weight_decay=config.weight_decay,
         )
         torch.manual_seed(seed + i)
-        data = FrameDataset(frames[spec.size], seed, views=max(1, recipe.epochs))
+        data = FrameDataset([view[spec.size] for view in frames[:max(1, recipe.epochs)]], seed)
         out = run_dir / "teachers" / key
         net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
                   desc=f"teacher {key}")

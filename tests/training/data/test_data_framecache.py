@@ -11,9 +11,9 @@ class CountingSampler:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, path, n, size, seed):
+    def __call__(self, path, n, size, seed, degradation):
         self.calls += 1
-        return sample_frames(path, n, size, seed)
+        return sample_frames(path, n, size, seed, degradation=degradation)
 
 
 @pytest.fixture

@@ -55,21 +55,21 @@ def test_flip_mirrors_and_jitter_keeps_range(frames: Callable[..., FrameSet]) ->
 def test_dataset_items_follow_the_view(frames: Callable[..., FrameSet]) -> None:
     data = frames()
     soft = np.random.default_rng(0).dirichlet([1, 1], (2, len(data))).astype(np.float32)
-    dataset = FrameDataset(data, seed=0, views=2, soft=soft)
+    dataset = FrameDataset([data, data], seed=0, soft=soft)
     x, y, target = dataset[5]
     assert x.shape == (3, 32, 32) and y == data.labels[5]
     assert torch.equal(target, torch.from_numpy(soft[0, 5]))
     dataset.set_view(3)
     assert torch.equal(dataset[5][2], torch.from_numpy(soft[1, 5]))
-    with pytest.raises(ValueError, match=r"soft targets \(1, 12, 2\) must be \(2, 12, 2\)"):
-        FrameDataset(data, seed=0, views=2, soft=soft[:1])
+    with pytest.raises(ValueError, match=r"must be \(N, 2\) for each of the 2 views of \[12, 12\]"):
+        FrameDataset([data, data], seed=0, soft=soft[:1])
 
 
 def test_random_flip_mirrors_half_the_draws_reproducibly(frames: Callable[..., FrameSet]) -> None:
     data = frames(videos=1, per_video=1)
-    plain = FrameDataset(data, seed=0)[0][0]
+    plain = FrameDataset([data], seed=0)[0][0]
     assert not torch.equal(plain, plain.flip(-1))
-    dataset = FrameDataset(data, seed=0, random_flip=True)
+    dataset = FrameDataset([data], seed=0, random_flip=True)
     torch.manual_seed(0)
     draws = [dataset[0][0] for _ in range(200)]
     mirrored = [torch.equal(x, plain.flip(-1)) for x in draws]
@@ -77,7 +77,7 @@ def test_random_flip_mirrors_half_the_draws_reproducibly(frames: Callable[..., F
     assert 70 < sum(mirrored) < 130
     torch.manual_seed(0)
     assert all(torch.equal(dataset[0][0], x) for x in draws)  # fit() seeds torch: reproducible
-    assert all(torch.equal(FrameDataset(data, seed=0)[0][0], plain) for _ in range(20))
+    assert all(torch.equal(FrameDataset([data], seed=0)[0][0], plain) for _ in range(20))
 
 
 def test_take_keeps_the_rows_and_the_samples_they_index(frames: Callable[..., FrameSet]) -> None:

@@ -39,8 +39,8 @@ def test_students_fit_the_transfer_set_and_teachers_skip_the_holdout(
     train = [s for s in samples if s.split == "train"]
     sizes = {m.size for m in run.config.teachers.members} | {s.size for s in run.config.students.nets}
     for size in sizes:
-        taught = frames.train[size]
-        assert len(frames.transfer[size]) == (transfer or 2) * len(train)
+        taught = frames.train[0][size]
+        assert len(frames.transfer[0][size]) == (transfer or 2) * len(train)
         assert len(frames.test[size]) == sum(s.split == "test" for s in samples)
         assert len(taught) == 2 * len(taught.samples)
         assert {s.path for s in taught.samples} <= {s.path for s in train}
@@ -50,7 +50,7 @@ def test_students_fit_the_transfer_set_and_teachers_skip_the_holdout(
             assert not kept & {s.group for s in train if s not in taught.samples}
         else:
             assert list(taught.samples) == train
-    assert (frames.transfer is frames.train) == (transfer is None and not holdout)
+    assert (frames.transfer[0] is frames.train[0]) == (transfer is None and not holdout)
 
 
 def test_unlabelled_clips_join_the_transfer_set_only_and_never_a_held_out_group(
@@ -68,7 +68,7 @@ def test_unlabelled_clips_join_the_transfer_set_only_and_never_a_held_out_group(
     assert all(s.split == "train" and s.group not in held_out for s in extra)
     assert {s.group for s in extra} & {s.group for s in labelled if s.split == "train"}
     size = run.config.students.nets[0].size
-    transfer, taught = data.frames.transfer[size], data.frames.train[size]
+    transfer, taught = data.frames.transfer[0][size], data.frames.train[0][size]
     assert set(transfer.samples) == {s for s in samples if s.split == "train"}
     assert not set(taught.samples) & set(extra)
     unlabelled = transfer.labels == UNLABELLED

@@ -119,8 +119,8 @@ def test_encoder_output_is_byte_identical_run_to_run(tmp_path):
     # 96x64 is where x264's AVX-512 code varied most (44% of encodes); masked off here
     import hashlib
 
-    from training.data.synth.encode import encode_h264, x264_cpu_mask
     from training.data.synth.render import RenderConfig, clip_frames
+    from training.degrade.encode import encode_video, x264_cpu_mask
 
     assert x264_cpu_mask() is None or not x264_cpu_mask() & (1 << 16)
     plan = plan_clips(6, 11)[3]
@@ -128,6 +128,6 @@ def test_encoder_output_is_byte_identical_run_to_run(tmp_path):
     frames = list(frames)
     digests = set()
     for _ in range(25):
-        encode_h264(tmp_path / "c.mp4", iter(frames), settings)
+        encode_video(tmp_path / "c.mp4", iter(frames), settings)
         digests.add(hashlib.sha256((tmp_path / "c.mp4").read_bytes()).hexdigest())
     assert len(digests) == 1

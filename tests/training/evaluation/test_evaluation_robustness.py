@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from training.data.frames import sample_frames
-from training.data.synth.encode import EncodeSettings, encode_h264
-from training.evaluation.robustness import DEFAULT_DEGRADATIONS, Degradation, degrade, robustness_table
+from training.degrade.encode import EncodeSettings, encode_video
+from training.evaluation.robustness import DEFAULT_CONDITIONS, Condition, degrade, robustness_table
 
 
 def _checkerboard(level: int) -> np.ndarray:
@@ -25,7 +25,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = []
     for i, level in enumerate((70, 180, 80, 170)):
         path = root / f"clip{i}.mp4"
-        encode_h264(path, [_checkerboard(level)] * 6, EncodeSettings(fps=10, crf=0, preset="ultrafast"))
+        encode_video(path, [_checkerboard(level)] * 6, EncodeSettings(fps=10, crf=0, preset="ultrafast"))
         out.append(path)
     return out
 
@@ -37,18 +37,18 @@ def _info(path: Path) -> tuple[int, int, int, int]:
 
 
 def test_degraded_copy_keeps_size_rate_and_frames_and_is_cached(clips: list[Path], tmp_path: Path) -> None:
-    out = degrade(clips[0], Degradation("crf45", crf=45), tmp_path)
+    out = degrade(clips[0], Condition("crf45", crf=45), tmp_path)
     assert out.parent == tmp_path / "crf45" and out.name.startswith("clip0-")
     assert _info(out) == _info(clips[0]) == (64, 48, 10, 6)
     stamp = out.stat().st_mtime_ns
-    assert degrade(clips[0], Degradation("crf45", crf=45), tmp_path) == out
+    assert degrade(clips[0], Condition("crf45", crf=45), tmp_path) == out
     assert out.stat().st_mtime_ns == stamp  # served from the cache, not re-encoded
-    assert degrade(clips[0], Degradation("crf45", crf=40), tmp_path) != out  # the key holds the settings
+    assert degrade(clips[0], Condition("crf45", crf=40), tmp_path) != out  # the key holds the settings
 
 
 def test_down_scaling_destroys_pixel_detail(clips: list[Path], tmp_path: Path) -> None:
     clean = sample_frames(clips[0], 1, None).astype(float)
-    scaled = sample_frames(degrade(clips[0], Degradation("half", scale=0.5), tmp_path), 1, None).astype(float)
+    scaled = sample_frames(degrade(clips[0], Condition("half", scale=0.5), tmp_path), 1, None).astype(float)
     assert clean.std() > 50 > 20 > scaled.std()
     assert abs(clean.mean() - scaled.mean()) < 10
 
@@ -61,16 +61,16 @@ def test_table_scores_clean_and_every_degradation(clips: list[Path], tmp_path: P
         return [sample_frames(p, 3, 32).mean(axis=(1, 2, 3)) / 255 for p in paths]
 
     table = robustness_table(clips, [0, 1, 0, 1], brightness, tmp_path)
-    assert list(table) == ["clean"] + [d.name for d in DEFAULT_DEGRADATIONS]
+    assert list(table) == ["clean"] + [d.name for d in DEFAULT_CONDITIONS]
     assert all(row == {"auc": 1.0, "video_auc": 1.0} for row in table.values())
-    assert calls == [4] * 4
+    assert calls == [4] * (1 + len(DEFAULT_CONDITIONS))
 
 
 def test_bad_arguments_are_refused(clips: list[Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="crf"):
-        Degradation("x", crf=60)
+        Condition("x", crf=60)
     with pytest.raises(ValueError, match="scale"):
-        Degradation("x", scale=2.0)
+        Condition("x", scale=2.0)
     with pytest.raises(ValueError, match="labels"):
         robustness_table(clips, [0, 1], lambda p: [], tmp_path)
     with pytest.raises(ValueError, match="scorer returned 0"):

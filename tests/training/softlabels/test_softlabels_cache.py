@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.data.frameset import FrameSet, to_tensor, view_params
+from tests.helpers import encode_frames
+from training.data import FrameCache, Sample
+from training.data.frameset import FrameSet, load_frames, sample_key, to_tensor, view_params
 from training.data.stage import BySize
+from training.degrade import Encode, Rescale
 from training.softlabels.cache import SoftLabelCache
 from training.teachers.members import Teacher
 
@@ -53,3 +56,25 @@ def test_only_new_samples_and_changed_members_miss(
     assert (cache.misses, cache.hits) == (5, 0)
     cache.member_logits(retrained, two_sizes(more), 0, 2, CPU)
     assert cache.misses == 10
+
+
+def test_soft_labels_are_computed_on_the_degraded_frames(
+        tmp_path: Path, teachers: list[Teacher]) -> None:
+    """Two runs that differ only in their degradation share a soft-label cache: the second
+    must label its own frames, not read the first's entries."""
+    rng = np.random.default_rng(0)
+    clip = encode_frames(tmp_path / "c.mp4", [rng.integers(0, 256, (48, 64, 3), np.uint8)] * 6)
+    samples = [Sample(clip, 1, "train", "c", "test")]
+    frames_cache = FrameCache(tmp_path / "frames")
+    labels = SoftLabelCache(tmp_path / "labels", teachers, frames_seed=0)
+    for crf in (45, 20):
+        degradations = [(Rescale(0.5), Encode("h264", crf))]
+        view = {t.spec.size: load_frames(samples, frames_cache, 4, t.spec.size, 0, degradations)
+                for t in teachers}
+        assert view[32].keys != (sample_key(samples[0]),)
+        logits = labels.member_logits(teachers, view, aug_seed=0, view=1, device=CPU)
+        with torch.no_grad():
+            live = [t.net(to_tensor(view[t.spec.size].frames, view_params(view[t.spec.size], 0, 1))).numpy()
+                    for t in teachers]
+        np.testing.assert_allclose(logits, np.stack(live), atol=1e-4)
+    assert (labels.misses, labels.hits) == (2, 0)

@@ -54,7 +54,7 @@ def test_feature_terms_run_a_live_hint_teacher(
     tmp_path: Path, frames: Callable[..., FrameSet]
 ) -> None:
     data = frames(videos=4, per_video=4)
-    soft = np.full((1, len(data), 2), 0.5, np.float32)
+    soft = [np.full((len(data), 2), 0.5, np.float32)]
     student, teacher = NETS.build("mobilenetv3_small_050"), NETS.build("srm_resnet").eval()
     spec = LossSpec.model_validate({"kd": {"weight": 0.5}, "ce": {"weight": 0.5}, "fitnets": {"weight": 1.0},
                                     "at": {"weight": 1.0}})
@@ -62,7 +62,7 @@ def test_feature_terms_run_a_live_hint_teacher(
     assert loss.terms["fitnets"].regressor.conv.weight.shape[:2] == (
         teacher.feature_channels[-1], student.feature_channels[-1])
     assert loss.terms["kd"].temperature == 3.0
-    fit(student, loss, FrameDataset(data, 0, soft=soft), Recipe(1, 8, 1e-3), tmp_path, 0, CPU,
+    fit(student, loss, FrameDataset([data], 0, soft=soft), Recipe(1, 8, 1e-3), tmp_path, 0, CPU,
         "hint", hint=Hint(teacher, 16))
     assert (tmp_path / "model.pt").is_file()
     needs = r"loss term\(s\) \['at'\] read feature maps and need students.hint_teacher"

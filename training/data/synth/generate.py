@@ -20,11 +20,11 @@ from tqdm import tqdm
 
 from training.data.sample import Sample
 from training.data.splits import split_by_group
-from training.data.synth.encode import x264_cpu_mask
 from training.data.synth.faces import FACE_PHOTOS, MIN_FACE_PX
 from training.data.synth.recipes import FACE_FAMILY, FAMILIES, Ranges
 from training.data.synth.render import ClipPlan, RenderConfig, render_clip
 from training.data.synth.scenes import photo_group, photo_names
+from training.degrade.encode import x264_cpu_mask
 
 MANIFEST_COLUMNS = ("path", "label", "split", "group", "source")
 GENERATOR_VERSION = 1

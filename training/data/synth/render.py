@@ -15,10 +15,10 @@ import numpy as np
 from scipy import ndimage
 
 from training.data.synth.capture import camera_path, lighting, sensor
-from training.data.synth.encode import EncodeSettings, encode_h264
 from training.data.synth.faces import face_composite
 from training.data.synth.recipes import FACE_FAMILY, Ranges, make_face_blend, make_manipulation
 from training.data.synth.scenes import photo_canvas, procedural_canvas
+from training.degrade.encode import EncodeSettings, encode_video
 
 PRESETS = ("veryfast", "faster", "fast", "medium")
 
@@ -70,7 +70,7 @@ def _canvas(plan: ClipPlan, cfg: RenderConfig, rng: np.random.Generator) -> np.n
 def render_clip(plan: ClipPlan, cfg: RenderConfig, out_dir: str | Path) -> dict:
     """Encode the clip to ``out_dir/plan.relpath``; returns a JSON-able record of its draw."""
     settings, record, frames = clip_frames(plan, cfg)
-    encode_h264(Path(out_dir) / plan.relpath, frames, settings)
+    encode_video(Path(out_dir) / plan.relpath, frames, settings)
     return record
 
 
