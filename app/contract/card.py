@@ -16,6 +16,7 @@ from app.faces.registry import DETECTORS
 
 CARD_KEY = "distilscreen.card"
 CLASSES = ("authentic", "synthetic")
+ATTENTION = "attention"  # `output.extra`'s meaning of a spatial map of where the model looks
 
 
 class _Strict(BaseModel):
@@ -59,11 +60,21 @@ class InputSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    """The logits tensor and its class order; extra outputs are ignored by the service."""
+    """The logits tensor and its class order, and the graph's extra outputs by meaning.
+
+    `extra` maps a meaning to an output's name: `attention` is a map (N, h, w) in [0, 1] of
+    where the model looks in each frame (its input's spatial grid, e.g. 5 x 5), served as
+    heatmaps on request; the service ignores other meanings. A list of names, as cards
+    written before extras had meanings hold, names each output by itself."""
 
     logits: str
     classes: tuple[str, str] = CLASSES
-    extra: list[str] = Field(default_factory=list)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _named_by_meaning(cls, extra: Any) -> Any:
+        return {name: name for name in extra} if isinstance(extra, list) else extra
 
     @model_validator(mode="after")
     def _known_classes(self) -> OutputSpec:
@@ -74,6 +85,11 @@ class OutputSpec(_Strict):
     @property
     def synthetic_index(self) -> int:
         return self.classes.index("synthetic")
+
+    @property
+    def attention(self) -> str | None:
+        """The name of the heatmap output, None for a model without one."""
+        return self.extra.get(ATTENTION)
 
 
 class FrameCrop(_Strict):

@@ -113,8 +113,23 @@ class Predictor:
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """p_synthetic for each frame: softmax(logits / T)[synthetic] with the card's T."""
+        return self.calibrated(self.logits(frames))
+
+    def predict_with_attention(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """p_synthetic and the attention map (N, h, w), in [0, 1], of each frame, from one
+        run: for a model whose card names an attention output (the heatmaps)."""
         spec = self.card
-        logits = self.logits(frames).astype(np.float64) / spec.calibration.temperature
+        if spec.output.attention is None:
+            raise ValueError(f"{self.path}: the model has no attention output (card output.extra)")
+        logits, maps = self.session.run(
+            [spec.output.logits, spec.output.attention], {spec.input.name: self.preprocess(frames)}
+        )
+        return self.calibrated(logits), maps
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """p_synthetic of logits (N, 2) at the card's temperature."""
+        spec = self.card
+        logits = logits.astype(np.float64) / spec.calibration.temperature
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
@@ -131,11 +146,17 @@ class Predictor:
 def check_io(session: ort.InferenceSession, card: ModelCard, source: str) -> None:
     """The card must name real tensors, and the input's type and shape must agree with it."""
     inputs = {i.name: i for i in session.get_inputs()}
-    outputs = {o.name for o in session.get_outputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
     if card.input.name not in inputs:
         raise CardError(f"{source}: input.name {card.input.name!r} is not an input {sorted(inputs)}")
     if card.output.logits not in outputs:
         raise CardError(f"{source}: output.logits {card.output.logits!r} is not an output {sorted(outputs)}")
+    for meaning, name in card.output.extra.items():
+        if name not in outputs:
+            raise CardError(f"{source}: output.extra.{meaning} {name!r} is not an output {sorted(outputs)}")
+    if card.output.attention is not None and len(outputs[card.output.attention].shape) != 3:
+        shape = outputs[card.output.attention].shape
+        raise CardError(f"{source}: the attention output must be (N, h, w), the model's is {shape}")
     tensor = inputs[card.input.name]
     expected_type = "tensor(uint8)" if card.input.dtype == "uint8" else "tensor(float)"
     if tensor.type != expected_type:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
@@ -146,3 +147,43 @@ def test_the_service_refuses_to_start_on_a_bad_crop_naming_file_and_field(tmp_pa
     onnx.save(model, path)
     with pytest.raises(CardError, match=r"faces\.onnx: invalid model card: crop\.face\.max_faces"):
         Engine.load(path, ["CPUExecutionProvider"])
+
+
+def test_extra_outputs_are_named_by_meaning_and_older_cards_still_parse() -> None:
+    card = card_dict()
+    assert card["output"]["extra"] == {} and read_card(build_baseline(size=32)).output.attention is None
+    for extra, meant in (([], {}), (["attention"], {"attention": "attention"}),
+                         ({"attention": "map"}, {"attention": "map"})):
+        card["output"]["extra"] = extra  # a list: cards written before extras had meanings
+        output = parse_card({CARD_KEY: json.dumps(card)}, "m.onnx").output
+        assert output.extra == meant and output.attention == meant.get("attention")
+    card["output"].pop("extra")
+    assert parse_card({CARD_KEY: json.dumps(card)}, "m.onnx").output.extra == {}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"attention": "heat"}, r"output\.extra\.attention 'heat' is not an output \['logits'\]"),
+    ({"attention": "logits"}, r"the attention output must be \(N, h, w\), the model's is \['batch', 2\]"),
+])
+def test_engine_refuses_extras_the_graph_does_not_have(tmp_path: Path, extra: dict, message: str) -> None:
+    model = build_baseline(size=32)
+    card = card_dict()
+    card["output"]["extra"] = extra
+    for prop in model.metadata_props:
+        if prop.key == CARD_KEY:
+            prop.value = json.dumps(card)
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(CardError, match=message):
+        Engine.load(tmp_path / "m.onnx", ["CPUExecutionProvider"])
+
+
+def test_an_attention_model_answers_maps_beside_the_same_probabilities(tmp_path: Path) -> None:
+    onnx.save(build_baseline(size=32, attention=True), tmp_path / "a.onnx")
+    onnx.save(build_baseline(size=32), tmp_path / "b.onnx")
+    looking, plain = (Engine.load(tmp_path / name, ["CPUExecutionProvider"]) for name in ("a.onnx", "b.onnx"))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    p, maps = looking.predict_with_attention(frames)
+    np.testing.assert_array_equal(p, plain.predict(frames))
+    assert maps.shape == (3, 2, 2) and np.all(maps.max(axis=(1, 2)) == 1)
+    with pytest.raises(ValueError, match="no attention output"):
+        plain.predict_with_attention(frames)
