@@ -27,7 +27,7 @@ import onnx
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 from pydantic import ValidationError
 
-from app.contract.card import CLASSES, CardError, FaceCrop, FrameCrop, ModelCard
+from app.contract.card import ATTENTION, CLASSES, CardError, FaceCrop, FrameCrop, ModelCard
 from app.contract.predictor import Predictor
 from app.errors import explain
 from app.faces.crops import combine
@@ -122,13 +122,17 @@ def attach(
 
     Unset input fields come from the graph (the only input; dtype; layout where one of
     axes 1 and 3 is 3 and the other is not; fixed height and width), float input gets
-    scale 1/255 and ImageNet mean and std, `logits` defaults to the only output, and the
-    face options (None: the card's defaults) apply only to `crop="face"`, whose size is
-    the input's. Raises `AttachError` naming the field and the values, writing nothing."""
+    scale 1/255 and ImageNet mean and std, `logits` defaults to the only output (besides
+    one named `attention`: this project's exports' heatmap, (N, h, w), then declared in the
+    card's `output.extra`, never taken for the logits), and the face options (None: the
+    card's defaults) apply only to `crop="face"`, whose size is the input's. Raises
+    `AttachError` naming the field and the values, writing nothing."""
     model, out = Path(model), Path(out)
     proto = _load(model)
     tensor = _pick(proto.graph.input, input_name, "input", model, exclude=_initializers(proto))
-    logits_name = _pick(proto.graph.output, logits, "output", model).name
+    outputs = {o.name for o in proto.graph.output}
+    heatmap = {ATTENTION: ATTENTION} if logits != ATTENTION and ATTENTION in outputs else {}
+    logits_name = _pick(proto.graph.output, logits, "output", model, exclude=heatmap.values()).name
     spec = _input_spec(tensor, model, layout=layout, height=height, width=width, color=color,
                        scale=scale, mean=mean, std=std)
     face = {"margin": margin, "square": square, "min_face_px": min_face_px, "max_faces": max_faces,
@@ -139,7 +143,7 @@ def attach(
         version=version,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         input=spec,
-        output={"logits": logits_name, "classes": tuple(classes)},
+        output={"logits": logits_name, "classes": tuple(classes), "extra": heatmap},
         crop=make_crop(model, crop, {k: v for k, v in face.items() if v is not None}, spec["height"]),
         calibration={"temperature": temperature, "threshold": threshold},
         provenance={"source": model.name, "source_sha256": _sha256(model),

@@ -25,15 +25,18 @@ from torch import Tensor
 from training.losses.fitnets import resize
 
 
-def attention_map(feature: Tensor, p: float = 2.0, size: tuple[int, int] | None = None) -> Tensor:
-    """a(F): mean over channels of |F|^p, resized to `size` if given, flattened to
-    (N, H*W) and L2-normalised per sample."""
+def attention_energy(feature: Tensor, p: float = 2.0, size: tuple[int, int] | None = None) -> Tensor:
+    """Q(F): mean over channels of |F|^p (N, 1, H, W), resized to `size` if given. The
+    exported student's heatmap is Q of its last feature map (`training.modelfile.heatmap`)."""
     if feature.dim() != 4:
         raise ValueError(f"feature map must be (N, C, H, W), got {tuple(feature.shape)}")
     q = feature.abs().pow(p).mean(1, keepdim=True)
-    if size is not None:
-        q = resize(q, size)
-    return F.normalize(q.flatten(1), p=2.0, dim=1)
+    return q if size is None else resize(q, size)
+
+
+def attention_map(feature: Tensor, p: float = 2.0, size: tuple[int, int] | None = None) -> Tensor:
+    """a(F): Q(F) flattened to (N, H*W) and L2-normalised per sample."""
+    return F.normalize(attention_energy(feature, p, size).flatten(1), p=2.0, dim=1)
 
 
 def attention_transfer_loss(

@@ -69,7 +69,7 @@ class BinaryClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def for_pixels(self) -> nn.Module:
+    def for_pixels(self) -> PixelInput:
         """This net as exported, taking uint8 frames as decoded (see `PixelInput`). Nets whose
         first layer can absorb the scaling and normalisation override it to fold them in."""
         return PixelInput(self)
@@ -85,9 +85,13 @@ class PixelInput(nn.Module):
         self.net = net
         self.scale = scale
 
-    def forward(self, frames: Tensor) -> Tensor:
+    def inputs(self, frames: Tensor) -> Tensor:
+        """uint8 frames (N, H, W, 3) -> the net's float input (N, 3, H, W)."""
         x = frames.permute(0, 3, 1, 2).float()
-        return self.net(x if self.scale == 1 else x * self.scale)
+        return x if self.scale == 1 else x * self.scale
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.net(self.inputs(frames))
 
 
 class ConvBNAct(nn.Sequential):

@@ -73,7 +73,7 @@ class PatchNet(BinaryClassifier):
     def forward_head(self, features: Tensor) -> Tensor:
         return self.fc(self.dropout(global_pool(features)))
 
-    def for_pixels(self) -> nn.Module:
+    def for_pixels(self) -> PixelInput:
         """An eval-mode copy taking uint8 frames, with the 1/255 scaling and the input
         normalisation folded into the stem: the conv's weights are divided by 255 * std and
         the shift by mean / std moves into its BatchNorm's running mean. Exact, as the 4x4

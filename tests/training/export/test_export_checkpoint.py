@@ -42,6 +42,7 @@ def test_a_checkpoint_exports_to_a_face_model_that_matches_torch(tmp_path: Path,
     assert np.max(np.abs(engine.predict(frames) - expected)) <= 1e-4
     recarded = attach(out, tmp_path / "recarded.onnx", crop="face", margin=1.4).card  # uint8 NHWC read
     assert recarded.input == card.input and recarded.crop == card.crop
+    assert recarded.output == card.output and card.output.attention == "attention"  # the map kept, declared
 
 
 def test_a_state_dict_that_does_not_fit_names_its_keys() -> None:

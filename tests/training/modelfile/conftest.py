@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from app.contract.card import Calibration, ModelCard
+from app.contract.predictor import Predictor
 from training.modelfile.exporter import export_student
+from training.nets import NETS
 
 SIZE = 32
 
@@ -86,3 +88,29 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
             calibration=Calibration(temperature=1.5, threshold=0.4),
         )
     return Exported(path, net, card)
+
+
+STUDENT_SIZE = 160  # the shipped student's: a 5 x 5 attention map at stride 32
+
+
+@pytest.fixture(scope="session")
+def exported_student(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    """An untrained patchnet_s exported once at 160 px (a BinaryClassifier: with its
+    attention output) for the whole session."""
+    torch.manual_seed(0)
+    net = NETS.build("patchnet_s").eval()
+    path = tmp_path_factory.mktemp("student") / "student.onnx"
+    frames, _ = frames_and_labels(8, STUDENT_SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        card = export_student(net, path, name="student", version="0.0.1", frames=frames)
+    return Exported(path, net, card)
+
+
+def assert_answers_like(model: Predictor, reference: Predictor, frames: np.ndarray, atol: float) -> None:
+    """`model`'s p_synthetic and attention maps of `frames` are `reference`'s, within `atol`."""
+    p, maps = model.predict_with_attention(frames)
+    p_ref, maps_ref = reference.predict_with_attention(frames)
+    assert maps.shape == maps_ref.shape == (len(frames), 5, 5)
+    np.testing.assert_allclose(maps, maps_ref, atol=atol)
+    np.testing.assert_allclose(p, p_ref, atol=atol)

@@ -12,7 +12,8 @@ import torch
 import training.modelfile.exporter as export
 from app.inference.engine import Engine
 from training.modelfile.cardfile import read_card
-from training.modelfile.exporter import ExportError, export_student, torch_logits
+from training.modelfile.exporter import ExportError, export_student, torch_attention, torch_logits
+from training.nets import NETS
 from training.scoring.calibrate import p_synthetic
 
 CPU = ["CPUExecutionProvider"]
@@ -38,8 +39,8 @@ def test_file_is_checker_clean_opset_20_with_named_io(exported) -> None:
     onnx.checker.check_model(model, full_check=True)
     assert {o.domain: o.version for o in model.opset_import}[""] == 20
     assert [i.name for i in model.graph.input] == ["frames"]
-    assert [o.name for o in model.graph.output] == ["logits"]
-    assert read_card(model) == exported.card
+    assert [o.name for o in model.graph.output] == ["logits"]  # not a BinaryClassifier: no feature map
+    assert read_card(model) == exported.card and exported.card.output.extra == {}
     assert not list(exported.path.parent.glob(".*tmp")) and not list(exported.path.parent.glob("*.data"))
 
 
@@ -97,3 +98,35 @@ def test_export_keeps_the_input_size_of_the_frames(tmp_path: Path, make_frames) 
                           provenance={"student": {"params": 122}})
     assert (card.input.height, card.input.width) == (48, 64)
     assert Engine.load(tmp_path / "s.onnx", CPU).card.provenance == {"student": {"params": 122}}
+
+
+def test_a_student_answers_where_it_looks_as_torch_does(exported_student, make_frames) -> None:
+    """A BinaryClassifier's file has the attention output too, declared in its card, and both
+    outputs match torch (the export checked them; here again on other frames)."""
+    model = onnx.load(exported_student.path)
+    assert [o.name for o in model.graph.output] == ["logits", "attention"]
+    assert exported_student.card.output.extra == {"attention": "attention"}
+    engine = Engine.load(exported_student.path, CPU, intra_op_threads=1)
+    frames, _ = make_frames(5, 160)
+    p, maps = engine.predict_with_attention(frames)
+    np.testing.assert_allclose(p, p_synthetic(torch_logits(exported_student.net, frames), 1.0), atol=1e-4)
+    expected = torch_attention(exported_student.net, frames)
+    assert maps.shape == expected.shape == (5, 5, 5)  # 160 px at stride 32
+    np.testing.assert_allclose(maps, expected, atol=1e-4, rtol=0)
+    assert maps.min() >= 0 and np.allclose(maps.max(axis=(1, 2)), 1)
+    np.testing.assert_array_equal(engine.predict(frames), p)  # logits alone: the same answer
+
+
+def test_an_attention_map_that_differs_from_torch_fails_the_export(
+    tmp_path: Path, make_frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "torch_attention", lambda model, frames: np.zeros((len(frames), 2, 2)))
+    with pytest.raises(ExportError, match=r"max .attention_onnx - attention_torch. = 1 > 0.0001"):
+        export_student(NETS.build("patchnet_s"), tmp_path / "s.onnx", name="s", version="1",
+                       frames=make_frames(2, 64)[0])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_a_binary_classifier_has_a_map_to_export(tiny_net) -> None:
+    with pytest.raises(ValueError, match="needs a BinaryClassifier's feature map, not a Sequential"):
+        export.export_onnx(tiny_net, 32, 32, attention=True)

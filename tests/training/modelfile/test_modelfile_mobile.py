@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.contract.predictor import Predictor
+from tests.training.modelfile.conftest import assert_answers_like
 from training.modelfile.mobile import export_ort
 
 MODELS = Path(__file__).parents[3] / "models"
@@ -37,3 +38,12 @@ def test_the_shipped_student_ships_its_mobile_files() -> None:
     frames = np.random.default_rng(1).integers(0, 256, (4, 160, 160, 3), dtype=np.uint8)
     np.testing.assert_allclose(shipped.predict(frames), onnx_model.predict(frames), atol=1e-6)
     assert (MODELS / "distilscreen-student.required_operators.config").is_file()
+
+
+def test_the_ort_file_keeps_the_attention_output(exported_student, tmp_path: Path) -> None:
+    model = Path(shutil.copy(exported_student.path, tmp_path / "student.onnx"))
+    ort_file, _ = export_ort(model)
+    onnx_model, mobile = (Predictor.load(p, ["CPUExecutionProvider"]) for p in (model, ort_file))
+    assert mobile.card.output.attention == "attention"
+    frames = np.random.default_rng(2).integers(0, 256, (4, 160, 160, 3), dtype=np.uint8)
+    assert_answers_like(mobile, onnx_model, frames, 1e-5)

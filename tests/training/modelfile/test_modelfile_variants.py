@@ -9,6 +9,7 @@ import pytest
 
 import training.modelfile.variants as variants
 from app.inference.engine import Engine
+from tests.training.modelfile.conftest import assert_answers_like
 from training.modelfile.variants import build_variant, select_variants
 
 CPU = ["CPUExecutionProvider"]
@@ -68,3 +69,14 @@ def test_unknown_variant_is_refused(exported, make_frames) -> None:
     with pytest.raises(ValueError, match="unknown variants"):
         select_variants(exported.path, calibration_frames=frames, test_frames=frames, test_labels=labels,
                         variants=("bf16",))
+
+
+@pytest.mark.parametrize(("variant", "tolerance"), [("fp16", 0.01), ("int8", 0.1)])
+def test_variants_keep_the_attention_output(exported_student, make_frames, tmp_path: Path, variant: str,
+                                            tolerance: float) -> None:
+    frames, _ = make_frames(16, 160)
+    build_variant(exported_student.path, tmp_path / f"s.{variant}.onnx", variant, frames[:8])
+    fp32, built = (Engine.load(p, CPU, intra_op_threads=1) for p in (exported_student.path,
+                                                                    tmp_path / f"s.{variant}.onnx"))
+    assert built.card == exported_student.card  # the card still names the map, and the graph has it
+    assert_answers_like(built, fp32, frames, tolerance)
