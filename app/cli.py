@@ -29,6 +29,7 @@ from app.schemas import ScreenOptions, ScreenResponse
 from app.screening import running_screener
 
 COMMAND_GROUP = "distilscreen.commands"
+PLUGIN_EXTRAS = {"training": "train", "bulk": "bulk"}  # the extra each plugin package needs
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -57,11 +58,28 @@ async def _screen_file(settings: Settings, video: Path, options: ScreenOptions) 
             return await screener.screen(source, options, started=time.perf_counter())
 
 
-def _screen(args: argparse.Namespace) -> int:
-    options = ScreenOptions(
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sampling options of `screen` (and of other commands that screen videos)."""
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--every-n", type=int, help="screen every n-th frame")
+    sampling.add_argument("--fps", type=float, help="screen this many frames per second")
+    sampling.add_argument("--frames", type=int, help="screen this many frames, spread evenly")
+    sampling.add_argument("--keyframes", action="store_true", help="screen the keyframes only")
+    parser.add_argument("--max-frames", type=int, help="screen at most this many frames")
+    parser.add_argument("--start", type=float, default=0.0, help="start time (s)")
+    parser.add_argument("--end", type=float, help="end time (s)")
+
+
+def screen_options(args: argparse.Namespace) -> ScreenOptions:
+    """The options `add_sampling_arguments` parsed, as the REST API takes them."""
+    return ScreenOptions(
         every_n=args.every_n, fps=args.fps, frames=args.frames, keyframes=args.keyframes,
         max_frames=args.max_frames, start_s=args.start, end_s=args.end,
     )
+
+
+def _screen(args: argparse.Namespace) -> int:
+    options = screen_options(args)
     result = asyncio.run(_screen_file(_settings(args), args.video, options))
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -148,14 +166,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _add_plugin_commands(commands: argparse._SubParsersAction, wanted: str | None) -> None:
     """Register the asked-for plugin command for real, the others as names in --help."""
     for entry in entry_points(group=COMMAND_GROUP):
+        package = entry.module.split(".")[0]
         if entry.name != wanted:
-            commands.add_parser(entry.name, help=f"training: see `distilscreen {entry.name} --help`")
+            commands.add_parser(entry.name, help=f"{package}: see `distilscreen {entry.name} --help`")
             continue
+        extra = PLUGIN_EXTRAS.get(package, package)
         try:
             entry.load()(commands)
         except ImportError as exc:
             raise SystemExit(
-                f"distilscreen: {entry.name} needs the training extra (pip install '.[train]'): {exc}"
+                f"distilscreen: {entry.name} needs the {extra} extra (pip install '.[{extra}]'): {exc}"
             ) from exc
 
 
@@ -173,14 +193,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     screen.add_argument("video", type=Path)
     screen.add_argument("--model", type=Path, help="ONNX model (default: DISTILSCREEN_MODEL_PATH)")
     screen.add_argument("--json", action="store_true", help="print the JSON answer instead of a table")
-    sampling = screen.add_mutually_exclusive_group()
-    sampling.add_argument("--every-n", type=int, help="screen every n-th frame")
-    sampling.add_argument("--fps", type=float, help="screen this many frames per second")
-    sampling.add_argument("--frames", type=int, help="screen this many frames, spread evenly")
-    sampling.add_argument("--keyframes", action="store_true", help="screen the keyframes only")
-    screen.add_argument("--max-frames", type=int, help="screen at most this many frames")
-    screen.add_argument("--start", type=float, default=0.0, help="start time (s)")
-    screen.add_argument("--end", type=float, help="end time (s)")
+    add_sampling_arguments(screen)
     screen.set_defaults(func=_screen)
 
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
