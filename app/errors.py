@@ -83,6 +83,12 @@ class BadFrame(ScreenError):
     code, status = "bad_frame", 422
 
 
+class HeatmapUnavailable(ScreenError):
+    """A heatmap was asked of a model whose card names no attention output."""
+
+    code, status = "heatmap_unavailable", 422
+
+
 class Overloaded(ScreenError):
     code, status = "overloaded", 429
 

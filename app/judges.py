@@ -8,14 +8,16 @@ from app.config import Settings
 from app.contract.card import FaceCrop
 from app.faces.detector import FaceDetector
 from app.faces.stage import FaceJudge
-from app.inference.batcher import Batcher, stacked
+from app.inference.batcher import Batcher, stacked, stacked_extra
 from app.inference.engine import Engine
 from app.judging import FrameJudge, Judge
 from app.metrics import Metrics
 
 
 def make_judge(settings: Settings, engine: Engine, metrics: Metrics) -> Judge:
-    """The card's judge in front of `engine`, its batchers sized by the settings."""
+    """The card's judge in front of `engine`, its batchers sized by the settings (the
+    classifier's fetches the attention map only for batches with a frame that asks for a
+    heatmap)."""
     spec, crop = engine.card.input, engine.card.crop
     classifier = Batcher(
         stacked(engine.predict),
@@ -24,6 +26,7 @@ def make_judge(settings: Settings, engine: Engine, metrics: Metrics) -> Judge:
         max_wait_s=settings.max_wait_ms / 1000,
         max_queued=settings.max_queued_frames,
         metrics=metrics.classifier_batches,
+        run_extra=stacked_extra(engine.predict_with_attention) if engine.card.output.attention else None,
     )
     if isinstance(crop, FaceCrop):
         return _face_judge(settings, crop, classifier, spec.color, metrics)

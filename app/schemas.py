@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,6 +46,11 @@ class ScreenOptions(BaseModel):
     )
     start_s: float = Field(0.0, ge=0, description="skip frames before this time (seconds; seeks)")
     end_s: float | None = Field(None, gt=0, description="stop at this time (seconds; greater than start_s)")
+    heatmap: bool = Field(
+        False, description="answer where the model looks too: each frame's (each face's) attention map, "
+        "a grid of the model's feature map (5 x 5 for a 160 px student) of values in [0, 1]; 422 "
+        "`heatmap_unavailable` from a model without an attention output"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ScreenOptions:
@@ -76,10 +81,21 @@ class VideoFacts(BaseModel):
     frames_screened: int = Field(description="frames run through the model")
 
 
+Heatmap = list[list[Annotated[float, Field(ge=0, le=1)]]]
+
+
 class FaceScore(BaseModel):
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels")
     score: float = Field(ge=0, le=1, description="the face detector's confidence")
     p_synthetic: float = Field(ge=0, le=1, description="calibrated probability the face is synthetic")
+    heatmap: Heatmap | None = Field(
+        None, description="with heatmap=true: where the model looks in the face's crop, rows of the grid "
+        "top to bottom, each left to right, in [0, 1] (1: the most attended cell)"
+    )
+    heatmap_box: tuple[float, float, float, float] | None = Field(
+        None, description="with heatmap=true: the crop's region that the heatmap covers, x1, y1, x2, y2 in "
+        "source pixels (the box made square and widened by the card's margin; it may pass the frame's edges)"
+    )
 
 
 class FrameScore(BaseModel):
@@ -92,6 +108,11 @@ class FrameScore(BaseModel):
     )
     faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
     reason: Literal["no_face"] | None = Field(None, description="why p_synthetic is null")
+    heatmap: Heatmap | None = Field(
+        None, description="with heatmap=true (frame models; face models have one per face): where the "
+        "model looks in the frame, rows of the grid top to bottom, each left to right, in [0, 1] (1: the "
+        "most attended cell)"
+    )
 
 
 class Summary(BaseModel):

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.config import Settings
 from app.contract.card import FaceCrop, ModelCard
-from app.errors import InvalidOptions
+from app.errors import HeatmapUnavailable, InvalidOptions
 from app.inference.engine import Engine
 from app.judges import make_judge
 from app.judging import Judge, Judgement
@@ -27,6 +27,7 @@ from app.provenance.reader import CredentialReader
 from app.schemas import (
     FaceScore,
     FrameScore,
+    Heatmap,
     ModelRef,
     ScreenOptions,
     ScreenResponse,
@@ -38,6 +39,7 @@ from app.video.decode import Limits, Sampling, VideoInfo
 from app.video.decoders import Decoder, decoder_from_settings
 
 Verdict = Literal["authentic", "synthetic", "not_applicable"]
+HEATMAP_DECIMALS = 3
 
 
 def verdict(mean_p_synthetic: float | None, threshold: float) -> Verdict:
@@ -64,11 +66,20 @@ def summarise(probabilities: list[float], face_model: bool, threshold: float) ->
     )
 
 
+def heatmap_grid(heatmap: np.ndarray | None) -> Heatmap | None:
+    """A model's attention map (h, w) as the API shows it: rows of values in [0, 1], rounded
+    (an INT8 model's may pass 1 by a rounding step)."""
+    if heatmap is None:
+        return None
+    return np.round(np.clip(heatmap.astype(np.float64), 0, 1), HEATMAP_DECIMALS).tolist()
+
+
 def face_scores(judgement: Judgement) -> list[FaceScore] | None:
     """The faces of a frame as the API shows them (None for frame models)."""
     if judgement.faces is None:
         return None
-    return [FaceScore(box=f.box, score=f.score, p_synthetic=f.p_synthetic) for f in judgement.faces]
+    return [FaceScore(box=f.box, score=f.score, p_synthetic=f.p_synthetic, heatmap=heatmap_grid(f.heatmap),
+                      heatmap_box=f.heatmap_box) for f in judgement.faces]
 
 
 def no_face(judgement: Judgement) -> Literal["no_face"] | None:
@@ -78,7 +89,8 @@ def no_face(judgement: Judgement) -> Literal["no_face"] | None:
 
 def frame_score(index: int, time_s: float, judgement: Judgement) -> FrameScore:
     return FrameScore(index=index, time_s=time_s, p_synthetic=judgement.p_synthetic,
-                      faces=face_scores(judgement), reason=no_face(judgement))
+                      faces=face_scores(judgement), reason=no_face(judgement),
+                      heatmap=heatmap_grid(judgement.heatmap))
 
 
 @asynccontextmanager
@@ -140,8 +152,18 @@ class Screener:
             credentials=CredentialReader.from_settings(settings.c2pa, settings.c2pa_trust_anchors),
         )
 
+    def check_heatmap(self, wanted: bool) -> None:
+        """Refuse a heatmap from a model without an attention output."""
+        if wanted and not self.judge.has_heatmap:
+            raise HeatmapUnavailable(
+                f"the model {self.card.name} {self.card.version} has no attention output (its card's "
+                "output.extra names none), so it cannot answer heatmaps"
+            )
+
     def sampling(self, options: ScreenOptions) -> Sampling:
-        """Turn request options into decoder sampling, within the service's frame limit."""
+        """Turn request options into decoder sampling, within the service's frame limit (and
+        refuse a heatmap the model cannot answer: every caller vets options through here)."""
+        self.check_heatmap(options.heatmap)
         wanted = options.max_frames or options.frames or min(self.default_max_frames, self.max_frames)
         if wanted > self.max_frames:
             raise InvalidOptions(f"max_frames {wanted} exceeds the limit of {self.max_frames}")
@@ -168,7 +190,7 @@ class Screener:
         provenance = self.credentials.reading(source) if self.credentials else None
         try:
             decoded = await asyncio.to_thread(
-                self._decode, source, sampling, pending, stop, asyncio.get_running_loop()
+                self._decode, source, sampling, options.heatmap, pending, stop, asyncio.get_running_loop()
             )
             judgements = await asyncio.gather(*(judged for _, _, judged in pending))
         except BaseException:
@@ -188,6 +210,7 @@ class Screener:
         self,
         source: BinaryIO,
         sampling: Sampling,
+        heatmap: bool,
         pending: list[tuple[int, float, Awaitable[Judgement]]],
         stop: threading.Event,
         loop: asyncio.AbstractEventLoop,
@@ -196,7 +219,7 @@ class Screener:
         the batchers are full); only the frame's number and time stay here."""
         with self.decoder.open(source, self.limits, self.decode_threads) as reader:
             for frame in reader.converted(sampling, self.judge.conversions, stop.is_set):
-                submitted = asyncio.run_coroutine_threadsafe(self.judge.submit(frame.pixels), loop)
+                submitted = asyncio.run_coroutine_threadsafe(self.judge.submit(frame.pixels, heatmap), loop)
                 pending.append((frame.index, frame.time_s, submitted.result(timeout=self.limits.timeout_s)))
             if not pending and not stop.is_set():
                 raise InvalidOptions("no frame of the video falls within the requested range")

@@ -61,6 +61,14 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def attention_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The baseline at 64x64 with an attention output (4 x 4 maps) declared in its card."""
+    path = tmp_path_factory.mktemp("models") / "attention.onnx"
+    onnx.save(build_baseline(size=MODEL_SIZE, name="looking", version="1", attention=True), path)
+    return path
+
+
 @pytest.fixture
 def settings(model_path: Path, tmp_path: Path) -> Settings:
     return Settings(

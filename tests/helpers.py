@@ -164,12 +164,17 @@ def independent_crop(frame: np.ndarray, box: list[float], margin: float, size: i
     return picture.reformat(size, size, format="rgb24").to_ndarray()
 
 
-def direct_probabilities(frames: list[np.ndarray] | np.ndarray, model: Path) -> np.ndarray:
-    """p_synthetic by plain ONNX Runtime on RGB frames already at the model's input size,
+def direct_run(frames: list[np.ndarray] | np.ndarray, model: Path, output: str) -> np.ndarray:
+    """`output` of plain ONNX Runtime on RGB frames already at the model's input size,
     normalised here (ImageNet mean and std, float NCHW: the test models' card)."""
     x = (np.stack(frames) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    logits = session.run(None, {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
+    return session.run([output], {"frames": x.transpose(0, 3, 1, 2).astype(np.float32)})[0]
+
+
+def direct_probabilities(frames: list[np.ndarray] | np.ndarray, model: Path) -> np.ndarray:
+    """p_synthetic by plain ONNX Runtime (`direct_run`)."""
+    logits = direct_run(frames, model, "logits")
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (e / e.sum(axis=1, keepdims=True))[:, 1]
 

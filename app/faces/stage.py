@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 import numpy as np
 
 from app.contract.card import FaceCrop
-from app.faces.crops import combine, cut_face
+from app.faces.crops import combine, crop_region, cut_face
 from app.faces.detector import FaceDetector
 from app.faces.plan import Face, FacePlanner, FaceViews
 from app.inference.batcher import Batcher
@@ -51,10 +51,15 @@ class FaceJudge:
         self.metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
 
-    async def submit(self, views: FaceViews) -> Awaitable[Judgement]:
+    @property
+    def has_heatmap(self) -> bool:
+        return self.classifier.has_extra
+
+    async def submit(self, views: FaceViews, heatmap: bool = False) -> Awaitable[Judgement]:
         """Take a slot, queue the frame's detector inputs, and return its judgement's task;
         the slot is the task's until it is done (answered, failed or cancelled, even before
-        it first ran), so frames in flight and their crops stay bounded."""
+        it first ran), so frames in flight and their crops stay bounded. With `heatmap`,
+        each face is answered with the heatmap of its crop."""
         await self._slots.acquire()
         futures: list[asyncio.Future] = []
         try:
@@ -64,7 +69,7 @@ class FaceJudge:
             _cancel(futures)
             self._slots.release()
             raise
-        task = asyncio.ensure_future(self._judge(views, futures))
+        task = asyncio.ensure_future(self._judge(views, futures, heatmap))
         task.add_done_callback(lambda done: self._finished(done, futures))
         return task
 
@@ -73,7 +78,7 @@ class FaceJudge:
             _cancel(futures)
         self._slots.release()
 
-    async def _judge(self, views: FaceViews, futures: list[asyncio.Future]) -> Judgement:
+    async def _judge(self, views: FaceViews, futures: list[asyncio.Future], heatmap: bool) -> Judgement:
         found = await asyncio.gather(*futures)
         faces = views.plan.faces([r.value for r in found])
         # cutting copies regions of a full-size frame: off the event loop
@@ -88,14 +93,17 @@ class FaceJudge:
         queued: list[asyncio.Future] = []
         try:
             for crop in crops:
-                queued.append(await self.classifier.enqueue(crop))
+                queued.append(await self.classifier.enqueue(crop, extra=heatmap))
             scored = await asyncio.gather(*queued)
         except BaseException:
             _cancel(queued)
             raise
         batches |= {("classifier", r.batch_id): r.inference_s for r in scored}
         wait += max(r.queue_wait_s for r in scored)
-        judged = tuple(ScoredFace(f.box, f.score, r.value) for f, r in zip(faces, scored, strict=True))
+        judged = tuple(
+            ScoredFace(f.box, f.score, r.value, r.extra, crop_region(f.box, self.crop) if heatmap else None)
+            for f, r in zip(faces, scored, strict=True)
+        )
         return Judgement(combine([f.p_synthetic for f in judged], self.crop.combine), judged, wait, batches)
 
     def _cut(self, views: FaceViews, faces: list[Face]) -> list[np.ndarray]:

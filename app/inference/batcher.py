@@ -4,6 +4,9 @@ A private asyncio queue feeds one worker task. The worker takes the first waitin
 gathers more until the batch is full or `max_wait_s` has passed, runs the model in a worker
 thread (so the event loop never blocks) and resolves each frame's future with the model's
 answer for it (a probability for the classifier, the detections for the face detector).
+A frame may ask for the model's extra answer too (the classifier's heatmap): a batch holding
+one runs `run_extra`, which fetches it for every frame of the batch, and only the frames
+that asked get it; a batch without one runs `run`, as if extras did not exist.
 The queue is bounded: producers wait for room (backpressure), memory stays bounded.
 """
 
@@ -17,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Run = Callable[[list[np.ndarray]], Sequence[T]]
+RunExtra = Callable[[list[np.ndarray]], tuple[Sequence[T], Sequence[np.ndarray]]]
 
 
 def stacked(predict: Callable[[np.ndarray], np.ndarray]) -> Run[float]:
@@ -34,15 +38,28 @@ def stacked(predict: Callable[[np.ndarray], np.ndarray]) -> Run[float]:
     return lambda frames: [float(p) for p in predict(np.stack(frames))]
 
 
+def stacked_extra(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> RunExtra[float]:
+    """A model answering (N,) probabilities and (N, ...) extras for one (N, ...) array, as a
+    batcher's `run_extra`."""
+
+    def run(frames: list[np.ndarray]) -> tuple[list[float], list[np.ndarray]]:
+        probabilities, extras = predict(np.stack(frames))
+        return [float(p) for p in probabilities], list(extras)
+
+    return run
+
+
 @dataclass(frozen=True)
 class FrameResult(Generic[T]):
-    """What the batcher tells a caller about one frame: the model's answer, and its batch."""
+    """What the batcher tells a caller about one frame: the model's answer (and its extra
+answer, when the frame asked for it), and its batch."""
 
     value: T
     batch_id: int
     batch_size: int
     queue_wait_s: float
     inference_s: float
+    extra: np.ndarray | None = None
 
 
 @dataclass
@@ -50,13 +67,15 @@ class _Item(Generic[T]):
     frame: np.ndarray
     future: asyncio.Future[FrameResult[T]]
     enqueued_at: float
+    extra: bool = False
 
 
 class Batcher(Generic[T]):
     """Shared dynamic batcher in front of a `run(frames) -> one answer per frame` function.
 
     `frame_shape` fixes every frame's shape; None lets shapes differ (`run` then gets frames
-    of several shapes in one batch, as the face detector does with its scales)."""
+    of several shapes in one batch, as the face detector does with its scales). `run_extra`,
+    when the model has an extra answer, answers it beside each frame's answer."""
 
     def __init__(
         self,
@@ -67,6 +86,7 @@ class Batcher(Generic[T]):
         max_wait_s: float,
         max_queued: int,
         metrics: BatchMetrics,
+        run_extra: RunExtra[T] | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -75,6 +95,7 @@ class Batcher(Generic[T]):
         if max_queued < max_batch_size:
             raise ValueError(f"max_queued ({max_queued}) must be >= max_batch_size ({max_batch_size})")
         self._run_batch = run
+        self._run_extra = run_extra
         self.frame_shape = frame_shape
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
@@ -105,20 +126,28 @@ class Batcher(Generic[T]):
     def queued(self) -> int:
         return self._queue.qsize()
 
-    async def enqueue(self, frame: np.ndarray) -> asyncio.Future[FrameResult[T]]:
-        """Queue one frame (waiting for room if the queue is full); returns its result future."""
+    @property
+    def has_extra(self) -> bool:
+        """Whether frames may ask for the model's extra answer."""
+        return self._run_extra is not None
+
+    async def enqueue(self, frame: np.ndarray, *, extra: bool = False) -> asyncio.Future[FrameResult[T]]:
+        """Queue one frame (waiting for room if the queue is full); returns its result future.
+        With `extra`, the result carries the model's extra answer for the frame too."""
         shape_ok = frame.shape == self.frame_shape if self.frame_shape else frame.ndim == 3
         if not shape_ok or frame.dtype != np.uint8:
             expected = self.frame_shape or "(H, W, 3)"
             raise ValueError(f"frame must be uint8 {expected}, got {frame.dtype} {frame.shape}")
+        if extra and self._run_extra is None:
+            raise ValueError("this batcher's model has no extra answer (no run_extra was given)")
         future: asyncio.Future[FrameResult[T]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(frame, future, time.perf_counter()))
+        await self._queue.put(_Item(frame, future, time.perf_counter(), extra))
         self._metrics.queue_depth.set(self._queue.qsize())
         return future
 
-    async def submit(self, frame: np.ndarray) -> FrameResult[T]:
+    async def submit(self, frame: np.ndarray, *, extra: bool = False) -> FrameResult[T]:
         """Queue one frame and wait for its result."""
-        return await (await self.enqueue(frame))
+        return await (await self.enqueue(frame, extra=extra))
 
     async def _collect(self) -> list[_Item[T]]:
         """The next batch: the first waiting frame, then more until full or max_wait_s passed."""
@@ -146,27 +175,48 @@ class Batcher(Generic[T]):
                 continue
             started = time.perf_counter()
             try:
-                answers = await loop.run_in_executor(
-                    self._executor, self._run_batch, [item.frame for item in batch]
-                )
-                if len(answers) != len(batch):
-                    raise RuntimeError(f"the model returned {len(answers)} results for {len(batch)} frames")
+                answers, extras = await loop.run_in_executor(self._executor, self._answer, batch)
             except Exception as exc:  # a failed batch fails its own frames, not the service
                 log.exception("inference failed for a batch of %d frames", len(batch))
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 continue
-            self._resolve(batch, answers, started, time.perf_counter() - started)
+            self._resolve(batch, answers, extras, started, time.perf_counter() - started)
 
-    def _resolve(self, batch: list[_Item[T]], answers: Sequence[T], started: float, took: float) -> None:
+    def _answer(self, batch: list[_Item[T]]) -> tuple[Sequence[T], Sequence[np.ndarray | None]]:
+        """The model's answers for a batch, and each frame's extra answer (None where it did
+        not ask); the extras are fetched only for a batch in which a frame asked."""
+        frames = [item.frame for item in batch]
+        if self._run_extra is not None and any(item.extra for item in batch):
+            answers, fetched = self._run_extra(frames)
+            extras = [e if i.extra else None for i, e in zip(batch, _counted(fetched, batch), strict=True)]
+        else:
+            answers, extras = self._run_batch(frames), [None] * len(batch)
+        return _counted(answers, batch), extras
+
+    def _resolve(
+        self,
+        batch: list[_Item[T]],
+        answers: Sequence[T],
+        extras: Sequence[np.ndarray | None],
+        started: float,
+        took: float,
+    ) -> None:
         batch_id = next(self._batch_ids)
         m = self._metrics
         m.duration.observe(took)
         m.batch_size.observe(len(batch))
         m.items.inc(len(batch))
-        for item, answer in zip(batch, answers, strict=True):
+        for item, answer, extra in zip(batch, answers, extras, strict=True):
             wait = started - item.enqueued_at
             m.queue_wait.observe(wait)
             if not item.future.done():
-                item.future.set_result(FrameResult(answer, batch_id, len(batch), wait, took))
+                item.future.set_result(FrameResult(answer, batch_id, len(batch), wait, took, extra))
+
+
+def _counted(answers: Sequence[Any], batch: list[_Item]) -> Sequence[Any]:
+    """`answers`, checked to be one per frame of `batch`."""
+    if len(answers) != len(batch):
+        raise RuntimeError(f"the model returned {len(answers)} results for {len(batch)} frames")
+    return answers

@@ -78,8 +78,8 @@ class _CountingJudge:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._judge, name)
 
-    async def submit(self, converted: Any) -> Awaitable[Judgement]:
-        judged = asyncio.ensure_future(await self._judge.submit(converted))
+    async def submit(self, converted: Any, heatmap: bool = False) -> Awaitable[Judgement]:
+        judged = asyncio.ensure_future(await self._judge.submit(converted, heatmap))
         judged.add_done_callback(self._progress.judged)
         return judged
 

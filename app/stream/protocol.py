@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas import FaceScore
+from app.schemas import FaceScore, Heatmap
 
 
 class CloseCode(IntEnum):
@@ -60,6 +60,10 @@ class StreamConfig(BaseModel):
         "pause", description="pause reading (lossless, latency grows) or skip to keyframes (latency bounded)"
     )
     client_id: str | None = Field(None, max_length=128, description="echoed in the summary")
+    heatmap: bool = Field(
+        False, description="answer each frame's (each face's) attention map too, as /v1/screen's "
+        "heatmap=true; a model without one closes the stream with `heatmap_unavailable`"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StreamConfig:
@@ -91,6 +95,8 @@ class FrameMessage(BaseModel):
     p_synthetic: float | None = Field(description="null when a face model found no face")
     faces: list[FaceScore] | None = Field(None, description="face models only: the faces screened")
     reason: Literal["no_face"] | None = None
+    heatmap: Heatmap | None = Field(None, description="with the config's heatmap (frame models): where the "
+                                    "model looks, rows of the grid, values in [0, 1]")
     latency_ms: float = Field(description="from the arrival of the frame's bytes to this answer")
     frames_skipped: int = Field(0, description="frames of the stream not decoded so far (keyframes, skip)")
 
@@ -109,6 +115,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "unexpected_config": CloseCode.UNSUPPORTED_DATA,
     "bad_json": CloseCode.INVALID_PAYLOAD,
     "invalid_config": CloseCode.INVALID_PAYLOAD,
+    "heatmap_unavailable": CloseCode.INVALID_PAYLOAD,
     "corrupt_stream": CloseCode.INVALID_PAYLOAD,
     "decoder_crashed": CloseCode.INVALID_PAYLOAD,
     "unauthorized": CloseCode.POLICY_VIOLATION,

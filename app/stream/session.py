@@ -15,9 +15,9 @@ from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 
 from app.contract.card import FaceCrop
-from app.errors import BadFrame, DecoderCrashed, ScreenError, explain
+from app.errors import BadFrame, DecoderCrashed, HeatmapUnavailable, ScreenError, explain
 from app.judging import Judgement
-from app.screening import Screener, face_scores, no_face, summarise
+from app.screening import Screener, face_scores, heatmap_grid, no_face, summarise
 from app.stream.protocol import (
     ClientText,
     EndMessage,
@@ -108,6 +108,10 @@ class StreamSession:
         parsed = self._parse_text(message["text"])
         if not isinstance(parsed, StreamConfig):
             raise StreamClosed("invalid_config", "the first message must be a config")
+        try:
+            self.screener.check_heatmap(parsed.heatmap)
+        except HeatmapUnavailable as exc:
+            raise StreamClosed(exc.code, exc.message) from exc
         return parsed
 
     def _parse_text(self, text: str) -> StreamConfig | EndMessage:
@@ -208,7 +212,7 @@ class StreamSession:
         if self._stopped.is_set() or self._too_late(arrived):
             self._slots.release()
             return
-        future = await self.screener.judge.submit(pixels)
+        future = await self.screener.judge.submit(pixels, self.config.heatmap)
         await self._pending.put(_Pending(index, self._admitted, time_s, arrived, future, self.skipped))
         self._admitted += 1
 
@@ -245,6 +249,7 @@ class StreamSession:
                     p_synthetic=result.p_synthetic,
                     faces=face_scores(result),
                     reason=no_face(result),
+                    heatmap=heatmap_grid(result.heatmap),
                     latency_ms=latency * 1000,
                     frames_skipped=item.skipped,
                 )

@@ -4,6 +4,7 @@ same way, metrics count faces, and /v1/model shows the crop."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from tests.helpers import (
     MODEL_SIZE,
     configured,
     direct_probabilities,
+    direct_run,
     encode_frames,
     face_scene,
     independent_crop,
@@ -86,13 +88,46 @@ def test_upload_answers_each_face_like_a_direct_run_on_independent_crops(
     assert body["timings"]["detect_s"] > 0
 
 
+def test_heatmaps_of_faces_are_of_their_crops(
+    settings: Settings, face_video: Path, tmp_path: Path
+) -> None:
+    """A face model with an attention output: each face's heatmap is the map of its crop (a
+    direct run on the crop cut independently), over the crop's region in source pixels."""
+    model = tmp_path / "looking-faces.onnx"
+    baseline = build_baseline(size=MODEL_SIZE, name="looking-faces", version="0.0.1", attention=True)
+    onnx.save(with_face_crop(baseline, margin=MARGIN, min_face_px=40, max_faces=4), model)
+    with contextlib.closing(running_client(create_app(configured(settings, model_path=model)))) as clients:
+        client = next(clients)
+        answers = [client.post("/v1/screen", params=params, content=face_video.read_bytes(),
+                               headers={"content-type": "video/mp4"}).json()["frames"]
+                   for params in ({"heatmap": "true"}, {})]
+    looked, plain = answers
+    assert [f["p_synthetic"] for f in looked] == [f["p_synthetic"] for f in plain]
+    assert all(f["heatmap"] is None for f in looked)  # a face model's maps are its faces'
+    assert all(face["heatmap"] is None and face["heatmap_box"] is None for f in plain for face in f["faces"])
+    with av.open(str(face_video)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    faces = [f["faces"][0] for f in looked]
+    crops = [independent_crop(decoded[f["index"]], face["box"], MARGIN, MODEL_SIZE)
+             for f, face in zip(looked, faces, strict=True)]
+    grids = np.array([face["heatmap"] for face in faces])
+    assert grids.shape == (8, MODEL_SIZE // 16, MODEL_SIZE // 16)
+    np.testing.assert_allclose(grids, direct_run(crops, model, "attention"), atol=2e-3)
+    for face in faces:  # the box made square about its centre, times the margin
+        x1, y1, x2, y2 = face["box"]
+        side = max(x2 - x1, y2 - y1) * MARGIN
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        expected = [cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]
+        assert face["heatmap_box"] == pytest.approx(expected, abs=1e-6)
+
+
 def test_a_face_free_video_is_not_applicable(face_client: TestClient, face_free_video: Path) -> None:
     response = face_client.post("/v1/screen", content=face_free_video.read_bytes(),
                                 headers={"content-type": "video/mp4"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert all(f == {"index": f["index"], "time_s": f["time_s"], "p_synthetic": None, "faces": [],
-                     "reason": "no_face"} for f in body["frames"])
+                     "reason": "no_face", "heatmap": None} for f in body["frames"])
     summary = body["summary"]
     assert (summary["verdict"], summary["reason"], summary["frames_with_faces"]) == (
         "not_applicable", "no_faces", 0)

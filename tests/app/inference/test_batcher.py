@@ -181,3 +181,38 @@ async def test_bad_frames_and_arguments_are_refused() -> None:
     batcher = make(lambda f: np.zeros(len(f)))
     with pytest.raises(ValueError, match="uint8"):
         await batcher.enqueue(np.zeros(SHAPE, np.float32))
+
+
+async def test_extras_are_fetched_for_batches_that_ask_and_given_to_the_frames_that_asked() -> None:
+    model = GatedModel()
+    runs: list[str] = []
+
+    def plain(frames: list[np.ndarray]) -> np.ndarray:
+        runs.append("plain")
+        return model(frames)
+
+    def with_extra(frames: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        runs.append("extra")
+        return model(frames), [f[..., 0] for f in frames]  # the frame's first plane as its "map"
+
+    batcher = Batcher(plain, SHAPE, max_batch_size=8, max_wait_s=0.0, max_queued=64,
+                      metrics=Metrics().classifier_batches, run_extra=with_extra)
+    assert batcher.has_extra and not make(plain).has_extra
+    await batcher.start()
+    first = asyncio.create_task(batcher.submit(frame(0)))
+    await entered(model)
+    asked, unasked = await batcher.enqueue(frame(7), extra=True), await batcher.enqueue(frame(9))
+    model.release.set()
+    assert (await first).extra is None
+    done = [await asked, await unasked]
+    np.testing.assert_array_equal(done[0].extra, np.full(SHAPE[:2], 7))
+    assert done[1].extra is None and done[0].batch_id == done[1].batch_id  # one batch, fetched once
+    assert [r.value for r in done] == pytest.approx([7 / 255, 9 / 255])
+    assert runs == ["plain", "extra"]
+    await batcher.stop()
+
+
+async def test_an_extra_is_refused_where_the_model_has_none() -> None:
+    batcher = make(lambda f: np.zeros(len(f)))
+    with pytest.raises(ValueError, match="no extra answer"):
+        await batcher.enqueue(frame(1), extra=True)

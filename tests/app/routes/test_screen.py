@@ -98,7 +98,7 @@ def test_openapi_documents_the_answer_and_both_body_kinds(client: TestClient, se
     [options] = operation["parameters"]
     assert (options["in"], options["style"], options["explode"]) == ("query", "form", True)
     assert set(options["schema"]["properties"]) == {"every_n", "fps", "frames", "keyframes", "max_frames",
-                                                    "start_s", "end_s"}
+                                                    "start_s", "end_s", "heatmap"}
     assert {"not": {"required": ["every_n", "fps"]}} in options["schema"]["allOf"]
     assert {"not": {"required": ["fps", "keyframes"], "properties": {"keyframes": {"const": True}}}} in (
         options["schema"]["allOf"])

@@ -21,7 +21,15 @@ from app.metrics import Metrics
 from app.screening import Screener, running_screener
 from app.stream.protocol import CloseCode, StreamClosed, StreamConfig
 from app.stream.session import ClientGone, StreamSession
-from tests.helpers import MODEL_SIZE, configured, direct_probabilities, encode_image, encode_video
+from tests.helpers import (
+    MODEL_SIZE,
+    configured,
+    direct_probabilities,
+    direct_run,
+    encode_frames,
+    encode_image,
+    encode_video,
+)
 
 pytestmark = pytest.mark.anyio
 TIMEOUT_S = 60  # only ever reached when something is broken: a failure, not a hang
@@ -109,6 +117,35 @@ async def test_images_are_answered_in_order_then_summarised(screener: Screener, 
     assert summary["mean_p_synthetic"] == pytest.approx(float(expected.mean()))
     assert summary["max_p_synthetic"] == pytest.approx(float(expected.max()))
     assert summary["verdict"] == ("synthetic" if expected.mean() >= threshold else "authentic")
+
+
+@pytest.fixture
+async def looking_screener(settings: Settings, attention_model_path: Path) -> AsyncIterator[Screener]:
+    """A started screener of a model with an attention output."""
+    settings = configured(settings, decode_workers=1, model_path=attention_model_path)
+    async with running_screener(settings, Engine.from_settings(settings), Metrics()) as screener:
+        yield screener
+
+
+@pytest.mark.parametrize("kind", ["images", "container"])
+async def test_a_stream_that_asks_for_heatmaps_gets_one_per_frame(
+    looking_screener: Screener, attention_model_path: Path, kind: str, tmp_path: Path
+) -> None:
+    frames = images(6)
+    if kind == "images":
+        messages = [png(f) for f in frames]
+    else:  # near-lossless H.264 in MPEG-TS, one chunk
+        messages = [encode_frames(tmp_path / "clip.ts", frames, crf=0).read_bytes()]
+    answers, _ = await streamed(looking_screener, {"kind": kind, "heatmap": True}, messages)
+    grids = np.array([a["heatmap"] for a in answers])
+    assert grids.shape == (6, MODEL_SIZE // 16, MODEL_SIZE // 16)
+    assert grids.min() >= 0 and np.all(grids.max(axis=(1, 2)) == 1)
+    if kind == "images":  # lossless: the very pixels
+        expected = direct_run(frames, attention_model_path, "attention")
+        np.testing.assert_allclose(grids, expected, atol=5e-4 + 1e-6)  # the answers' 3 decimals
+    plain, _ = await streamed(looking_screener, {"kind": kind}, messages)
+    assert [a["heatmap"] for a in plain] == [None] * 6
+    assert [a["p_synthetic"] for a in plain] == [a["p_synthetic"] for a in answers]
 
 
 async def test_every_nth_image_is_screened_and_every_one_counted(screener: Screener) -> None:
@@ -233,6 +270,7 @@ INVALID = CloseCode.INVALID_PAYLOAD
         (json.dumps({"type": "config", "kind": "h264", "keyframes": True, "fps": 1}), INVALID,
          "invalid_config"),
         (json.dumps({"type": "end"}), INVALID, "invalid_config"),
+        (json.dumps({"type": "config", "kind": "images", "heatmap": True}), INVALID, "heatmap_unavailable"),
     ],
 )
 async def test_an_invalid_first_message_closes_the_stream(
