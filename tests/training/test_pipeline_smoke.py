@@ -93,6 +93,13 @@ def test_model_card_and_service_engine(smoke_run: Path) -> None:
     frames = sample_frames(test[0].path, 2, (card.input.width, card.input.height))
     p = engine.predict(frames)
     assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
+    # where the student looks ships with it, in both formats
+    size = card.input.height // 32
+    for shipped in (engine, Engine.load(run / "model.ort", ["CPUExecutionProvider"])):
+        assert shipped.card.output.extra == {"attention": "attention"}
+        looked, maps = shipped.predict_with_attention(frames)
+        np.testing.assert_allclose(looked, p, atol=1e-5)
+        assert maps.shape == (2, size, size) and np.allclose(maps.max(axis=(1, 2)), 1, atol=0.01)
 
 
 def test_evaluate_and_export_commands(smoke_run: Path, tmp_path: Path, cli: Cli) -> None:
