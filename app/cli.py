@@ -29,7 +29,7 @@ from app.schemas import ScreenOptions, ScreenResponse
 from app.screening import running_screener
 
 COMMAND_GROUP = "distilscreen.commands"
-PLUGIN_EXTRAS = {"training": "train", "bulk": "bulk"}  # the extra each plugin package needs
+PLUGIN_EXTRAS = {"bulk": "bulk"}  # the extra each plugin command needs (others: train)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -166,11 +166,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _add_plugin_commands(commands: argparse._SubParsersAction, wanted: str | None) -> None:
     """Register the asked-for plugin command for real, the others as names in --help."""
     for entry in entry_points(group=COMMAND_GROUP):
-        package = entry.module.split(".")[0]
+        extra = PLUGIN_EXTRAS.get(entry.name, "train")
         if entry.name != wanted:
-            commands.add_parser(entry.name, help=f"{package}: see `distilscreen {entry.name} --help`")
+            what = "training" if extra == "train" else f"the {extra} extra"
+            commands.add_parser(entry.name, help=f"{what}: see `distilscreen {entry.name} --help`")
             continue
-        extra = PLUGIN_EXTRAS.get(package, package)
         try:
             entry.load()(commands)
         except ImportError as exc:

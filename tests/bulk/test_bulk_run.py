@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from app.bulk.pipeline import BulkJob, run_bulk
 from app.schemas import ScreenOptions
-from bulk.pipeline import BulkJob, run_bulk
 from tests.bulk.conftest import BROKEN
 
 OPTIONS = {"every_n": 2}

@@ -42,8 +42,8 @@ def _positive(text: str) -> int:
 
 
 def _bulk(args: argparse.Namespace) -> int:
-    from bulk.pipeline import BulkJob, run_bulk
-    from bulk.sources import SourceError
+    from app.bulk.pipeline import BulkJob, run_bulk
+    from app.bulk.sources import SourceError
 
     settings = Settings(**({"model_path": args.model} if args.model else {}))
     job = BulkJob(

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from app.bulk.sources import open_video
 from app.config import Settings
 from app.errors import InvalidOptions, ScreenError
 from app.metrics import Metrics
@@ -24,7 +25,6 @@ from app.schemas import VideoFacts
 from app.video.conversion import Conversion, Conversions
 from app.video.decode import Limits, Sampling
 from app.video.decoders import Decoder, decoder_from_settings
-from bulk.sources import open_video
 
 FRAME, VIDEO = "frame", "video"
 FRAMES_PER_BLOCK = 256  # a long video's frames leave its task in blocks of this many

@@ -23,10 +23,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app.bulk.decode import FRAME
 from app.contract.card import ModelCard
 from app.schemas import FrameScore, VideoFacts
 from app.screening import summarise
-from bulk.decode import FRAME
 
 INTERNAL_ERROR = "internal_error"  # the service's code for a failure that is not the input's
 _FACE = pa.struct([("box", pa.list_(pa.float64())), ("score", pa.float64()), ("p_synthetic", pa.float64())])
@@ -83,6 +83,8 @@ class ResultWriter:
                  columns: dict[str, dict[str, str | None]],
                  videos_per_part: int = 64, flush_s: float = 30.0) -> None:
         self.out, self.card, self.face_model = out, card, face_model
+        for folder in (out / "frames", out / "videos"):
+            folder.mkdir(parents=True, exist_ok=True)
         self.columns = columns  # each video's manifest columns
         extra = sorted({name for values in columns.values() for name in values})
         self.frame_schema = _FRAMES.append(pa.field("faces", pa.list_(_FACE))) if face_model else _FRAMES

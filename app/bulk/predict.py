@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app.bulk.decode import FRAME, error_detail, unpack
 from app.config import Settings
 from app.errors import ScreenError
 from app.inference.engine import Engine
@@ -23,7 +24,6 @@ from app.judges import make_judge
 from app.metrics import Metrics
 from app.screening import frame_score
 from app.video.conversion import Conversion
-from bulk.decode import FRAME, error_detail, unpack
 
 OUT_COLUMNS = ("video_id", "kind", "index", "time_s", "detail")
 
@@ -62,6 +62,11 @@ class Predictor:
                 out["detail"][i] = frame_score(int(batch["index"][i]), float(batch["time_s"][i]),
                                                judgement).model_dump_json()
         return out
+
+    def close(self) -> None:
+        """Stop the judge's batchers and the loop (an actor's end needs nothing: its process goes)."""
+        self.loop.run_until_complete(self.judge.stop())
+        self.loop.close()
 
     def _conversion(self, width: int, height: int) -> Conversion:
         if (width, height) not in self._conversions:

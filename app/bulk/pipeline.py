@@ -23,6 +23,10 @@ import ray.data
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.bulk.decode import DecodePlan, decode_videos
+from app.bulk.predict import Predictor
+from app.bulk.results import ResultWriter, done_videos
+from app.bulk.sources import expand
 from app.config import Settings
 from app.contract.card import FaceCrop
 from app.inference.engine import Engine
@@ -31,10 +35,6 @@ from app.metrics import Metrics
 from app.schemas import ScreenOptions
 from app.screening import Screener
 from app.video.decoders import LocalDecoder
-from bulk.decode import DecodePlan, decode_videos
-from bulk.predict import Predictor
-from bulk.results import ResultWriter, done_videos
-from bulk.sources import expand
 
 GPU_PROVIDERS = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -65,6 +65,7 @@ class BulkSummary:
     frames: int
     errors: Counter[str]
     seconds: float
+    startup_s: float  # until the first result came back (sources, the model, Ray, the actors)
     gpus: float
 
     @property
@@ -90,7 +91,7 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
     writer = ResultWriter(job.out, engine.card, face_model, {r.video_id: r.columns for r in todo},
                           videos_per_part=job.videos_per_part)
     del engine, judge, screener
-    gpus = 0.0
+    gpus, startup = 0.0, 0.0
     if todo:
         gpus = _start_ray(job)
         actor_settings = settings.model_copy(update={
@@ -101,6 +102,7 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
         with _progress(console, job.verbose) as progress:
             task = progress.add_task("videos", total=len(todo))
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                startup = startup or time.perf_counter() - started
                 writer.add(batch)
                 progress.update(task, completed=writer.finished)
             tally = writer.close(r.video_id for r in todo)
@@ -108,7 +110,7 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
     else:
         tally = writer.close(())
     return BulkSummary(len(refs), len(refs) - len(todo), tally.videos, tally.frames, tally.errors,
-                       time.perf_counter() - started, gpus)
+                       time.perf_counter() - started, startup, gpus)
 
 
 def _start_ray(job: BulkJob) -> float:
