@@ -64,8 +64,8 @@ class QueueWatch:
         self.seen: set[int] = set()
         self.full = asyncio.Event()
 
-    async def submit(self, converted: np.ndarray) -> Awaitable[Judgement]:
-        judged = await self.judge.submit(converted)
+    async def submit(self, converted: np.ndarray, heatmap: bool = False) -> Awaitable[Judgement]:
+        judged = await self.judge.submit(converted, heatmap)
         self.seen.add(int(round(converted.mean() / 100)))
         if len(self.seen) == 2 and self.judge.classifier.queued >= self.level:
             self.full.set()
