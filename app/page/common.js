@@ -4,7 +4,7 @@ export const $ = (id) => document.getElementById(id);
 const KEY = "distilscreen.key"; // sessionStorage: kept for this tab only
 
 /** What the page knows of the model (from its card), and its session on this device. */
-export const state = { threshold: 0.5, faceModel: false, card: null, session: null };
+export const state = { threshold: 0.5, faceModel: false, heatmaps: false, card: null, session: null };
 
 export function apiKey() {
   return sessionStorage.getItem(KEY);

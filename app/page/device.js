@@ -3,6 +3,7 @@
 // served model, read from GET /v1/model/onnx; nothing is uploaded.
 
 import { $, apiKey, errorText, fmt, needKey, state } from "./common.js";
+import { heatmapsOn, tensorMaps } from "./heatmap.js";
 import { showResult } from "./results.js";
 import { screen } from "./upload.js";
 
@@ -63,11 +64,13 @@ function inputTensor(ort, rgba, count) {
   return new ort.Tensor(dtype, data, shape);
 }
 
-/** p_synthetic of frames drawn at the card's size: softmax(logits / T)[synthetic]. */
+/** p_synthetic of frames drawn at the card's size: softmax(logits / T)[synthetic]; and,
+when heatmaps are on, each frame's attention map (the graph's extra output, fetched only then). */
 async function deviceScores(rgba, count) {
   const { ort, session } = await deviceSession();
   const card = state.card;
-  const output = await session.run({ [card.input.name]: inputTensor(ort, rgba, count) });
+  const fetches = [card.output.logits, ...(heatmapsOn() ? [card.output.extra.attention] : [])];
+  const output = await session.run({ [card.input.name]: inputTensor(ort, rgba, count) }, fetches);
   const logits = output[card.output.logits].data;
   const synthetic = card.output.classes.indexOf("synthetic");
   const scores = [];
@@ -78,7 +81,7 @@ async function deviceScores(rgba, count) {
     const ea = Math.exp(a - top), eb = Math.exp(b - top);
     scores.push((synthetic === 1 ? eb : ea) / (ea + eb));
   }
-  return scores;
+  return { scores, maps: fetches.length > 1 ? tensorMaps(output[fetches[1]]) : null };
 }
 
 /** Images (blobs) at any size, drawn at the card's input size and scored on this device. */
@@ -92,7 +95,7 @@ export async function scoreImages(blobs) {
     ctx.drawImage(bitmap, 0, 0, width, height);
     rgba.set(ctx.getImageData(0, 0, width, height).data, n * width * height * 4);
   }
-  return deviceScores(rgba, blobs.length);
+  return (await deviceScores(rgba, blobs.length)).scores;
 }
 
 /** The times a device-mode screening samples: `fps` a second, or N spread evenly. */
@@ -141,10 +144,10 @@ export async function screenOnDevice(file) {
       ctx.drawImage(video, 0, 0, width, height);
       const pixels = ctx.getImageData(0, 0, width, height).data;
       const t1 = performance.now();
-      const [p] = await deviceScores(pixels, 1);
+      const { scores, maps } = await deviceScores(pixels, 1);
       inference += performance.now() - t1;
       decode += t1 - t0;
-      frames.push({ index: k, time_s: video.currentTime, p_synthetic: p });
+      frames.push({ index: k, time_s: video.currentTime, p_synthetic: scores[0], heatmap: maps?.[0] ?? null });
       status.textContent = `Screening on this device: ${k + 1} of ${times.length} frames`;
     }
     URL.revokeObjectURL(video.src);

@@ -14,6 +14,11 @@ export async function showModel() {
   state.card = card;
   state.threshold = card.calibration.threshold;
   state.faceModel = card.crop.kind === "face";
+  state.heatmaps = Boolean(card.output.extra?.attention);
+  $("heatmap").disabled = !state.heatmaps;
+  $("heatmap-help").textContent = state.heatmaps
+    ? `its attention map, shaded over each screened ${state.faceModel ? "face" : "frame"}`
+    : "this model has no attention output to show";
   $("model-line").textContent = `${card.name} ${card.version} on ${providers.join(", ")}`;
   const dl = $("model");
   dl.replaceChildren();
@@ -28,6 +33,7 @@ export async function showModel() {
   entry("made", card.created);
   entry("input", `${card.input.width} x ${card.input.height} ${card.input.color}, ${card.input.dtype}`);
   entry("looks at", card.crop.kind === "face" ? `faces (${card.crop.detector}), ${card.crop.combine ?? ""}` : "the whole frame");
+  entry("heatmaps", state.heatmaps ? `yes: output ${card.output.extra.attention}` : "no attention output");
   entry("calibration", `temperature ${fmt(card.calibration.temperature, 2)}, threshold ${fmt(card.calibration.threshold, 4)}`);
   entry("runs on", providers.join(", "));
   const provenance = card.provenance ?? {};

@@ -5,6 +5,7 @@ import { $, useKey } from "./common.js";
 import { scoreImages, screenOnDevice } from "./device.js";
 import { startLive, stopLive } from "./live.js";
 import { showModel } from "./model.js";
+import { redrawOverlays } from "./results.js";
 import { screen } from "./upload.js";
 
 function wire() {
@@ -30,6 +31,7 @@ function wire() {
     $("key-section").hidden = true;
     showModel();
   };
+  $("heatmap").onchange = redrawOverlays; // shown or hidden at once; asked for at the next screening
   $("live-start").onclick = startLive;
   $("live-stop").onclick = stopLive;
 }

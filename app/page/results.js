@@ -1,8 +1,11 @@
 // A screening's answer: verdict, timeline, player, the most suspicious frames, face boxes.
 
 import { $, fmt, row, state } from "./common.js";
+import { drawFrameHeatmaps } from "./heatmap.js";
 
 const THUMBS = 6;
+// what the overlays are drawn from: the shown result, and each thumbnail's picture before them
+const shown = { frames: [], video: null, thumbs: [] };
 const NOT_APPLICABLE =
   "The model screens faces and found none large enough in the frames it screened, so it says nothing about this video.";
 
@@ -38,8 +41,11 @@ export function showResult(result, file, mode) {
   if (player.dataset.url) URL.revokeObjectURL(player.dataset.url);
   player.dataset.url = URL.createObjectURL(file);
   player.src = player.dataset.url;
-  player.onseeked = () => drawFaces(frames, video);
-  player.ontimeupdate = () => drawFaces(frames, video);
+  shown.frames = frames;
+  shown.video = video;
+  player.onseeked = drawOverlay;
+  player.ontimeupdate = drawOverlay;
+  player.onloadedmetadata = drawOverlay;
 
   const tbody = $("frames").tBodies[0];
   tbody.replaceChildren();
@@ -106,24 +112,51 @@ function faceBoxes(ctx, faces, sx, sy) {
   }
 }
 
-/** The face boxes of the screened frame nearest the video's current time. */
-function drawFaces(frames, video) {
+/** Over the player, the screened frame nearest the video's current time: where the model
+looks (when shown), and the face boxes. */
+function drawOverlay() {
+  const { frames, video } = shown;
   const overlay = $("overlay");
   const player = $("video");
   overlay.width = player.clientWidth;
   overlay.height = player.clientHeight;
   const ctx = overlay.getContext("2d");
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!state.faceModel || !frames.length) return;
+  if (!frames.length) return;
   const t = player.currentTime;
   const nearest = frames.reduce((a, b) => (Math.abs(b.time_s - t) < Math.abs(a.time_s - t) ? b : a));
-  faceBoxes(ctx, nearest.faces, overlay.width / video.width, overlay.height / video.height);
+  const [sx, sy] = [overlay.width / video.width, overlay.height / video.height];
+  overlay.dataset.heatmap = drawFrameHeatmaps(ctx, nearest, sx, sy) ? "shown" : "";
+  if (state.faceModel) faceBoxes(ctx, nearest.faces, sx, sy);
+}
+
+/** A thumbnail's picture, then what is drawn over it: where the model looks, the faces. */
+function drawThumb({ canvas, picture, frame }) {
+  const ctx = canvas.getContext("2d");
+  ctx.putImageData(picture, 0, 0);
+  const [sx, sy] = [canvas.width / shown.video.width, canvas.height / shown.video.height];
+  canvas.closest("figure").dataset.heatmap = drawFrameHeatmaps(ctx, frame, sx, sy) ? "shown" : "";
+  faceBoxes(ctx, frame.faces, sx, sy);
+}
+
+/** The toggle changed: draw the overlays again, with or without the heatmaps. */
+export function redrawOverlays() {
+  $("heatmap-note").hidden = !($("heatmap").checked && shown.frames.some(hasHeatmap));
+  if (!shown.video) return;
+  drawOverlay();
+  shown.thumbs.forEach(drawThumb);
+}
+
+function hasHeatmap(frame) {
+  return Boolean(frame.heatmap || frame.faces?.some((face) => face.heatmap));
 }
 
 /** The most suspicious frames, cut by the browser from a video element of its own. */
 async function cutThumbnails(frames, file, video) {
   const box = $("thumbs");
   box.replaceChildren();
+  shown.thumbs = [];
+  $("heatmap-note").hidden = !($("heatmap").checked && frames.some(hasHeatmap));
   const worst = frames.filter((f) => f.p_synthetic != null)
     .sort((a, b) => b.p_synthetic - a.p_synthetic).slice(0, THUMBS);
   const cutter = document.createElement("video");
@@ -143,9 +176,9 @@ async function cutThumbnails(frames, file, video) {
       const canvas = document.createElement("canvas");
       canvas.width = 320;
       canvas.height = Math.round(320 * video.height / video.width);
-      const ctx = canvas.getContext("2d");
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
       ctx.drawImage(cutter, 0, 0, canvas.width, canvas.height);
-      faceBoxes(ctx, frame.faces, canvas.width / video.width, canvas.height / video.height);
+      const thumb = { canvas, picture: ctx.getImageData(0, 0, canvas.width, canvas.height), frame };
       const figure = document.createElement("figure");
       const caption = document.createElement("figcaption");
       caption.textContent = `frame ${frame.index} at ${fmt(frame.time_s, 2)} s: p ${fmt(frame.p_synthetic)}`;
@@ -158,6 +191,8 @@ async function cutThumbnails(frames, file, video) {
       figure.append(button, caption);
       figure.dataset.index = frame.index;
       box.append(figure);
+      shown.thumbs.push(thumb);
+      drawThumb(thumb);
     }
   } catch (error) {
     box.textContent = `No thumbnails: ${error.message}.`;

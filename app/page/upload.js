@@ -1,6 +1,7 @@
 // Screening on the service: the upload, with its progress, to POST /v1/screen.
 
 import { $, apiKey, fmt, needKey } from "./common.js";
+import { heatmapsOn } from "./heatmap.js";
 import { showResult } from "./results.js";
 
 function options() {
@@ -8,6 +9,7 @@ function options() {
   const mode = $("mode").value;
   if (mode === "keyframes") params.set("keyframes", "true");
   else params.set(mode, $("mode-value").value);
+  if (heatmapsOn()) params.set("heatmap", "true");
   return params;
 }
 

@@ -75,6 +75,13 @@ def shipped_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 
 @pytest.fixture(scope="module")
+def looking_service(attention_model_path: Path,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A model with an attention output: the page can show where it looks."""
+    yield from service_with({}, attention_model_path, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
 def keyed_service(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     yield from service_with({"DISTILSCREEN_API_KEYS": KEY}, model_path, tmp_path_factory.mktemp("data"))
 
@@ -116,6 +123,7 @@ def upload(page: Page, path: Path, mode: str = "fps", value: str = "4") -> None:
 def test_an_upload_shows_the_answer_of_the_api(page: Page, open_service: Service, clip: Path) -> None:
     page.goto(open_service.url)
     expect(page.locator("#model-line")).to_contain_text("test-model 1.2.3", timeout=WAIT_MS)
+    expect(page.locator("#heatmap")).to_be_disabled()  # no attention output: nothing to show
     upload(page, clip)
     wait_for_verdict(page)
     api = httpx.post(f"{open_service.url}/v1/screen", params={"fps": 4, "max_frames": 600},
@@ -132,6 +140,44 @@ def test_an_upload_shows_the_answer_of_the_api(page: Page, open_service: Service
     expect(page.locator("#thumbs figure")).to_have_count(min(6, len(api["frames"])), timeout=WAIT_MS)
     worst = max(api["frames"], key=lambda f: f["p_synthetic"])
     assert page.locator("#thumbs figure").first.get_attribute("data-index") == str(worst["index"])
+
+
+# the fraction of the player's overlay that is not transparent
+OVERLAY_COVER = """() => { const c = document.getElementById('overlay');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < data.length; i += 4) n += data[i] > 0;
+    return n / (c.width * c.height); }"""
+
+
+def test_the_page_shows_where_the_model_looks(page: Page, looking_service: Service, clip: Path) -> None:
+    screened: list[str] = []
+    page.on("request", lambda r: screened.append(r.url) if "/v1/screen" in r.url else None)
+    page.goto(looking_service.url)
+    toggle = page.locator("#heatmap")
+    expect(toggle).to_be_enabled(timeout=WAIT_MS)
+    expect(page.get_by_label("show where the model looks")).to_be_visible()
+    toggle.focus()
+    page.keyboard.press("Space")  # the keyboard works it
+    expect(toggle).to_be_checked()
+    upload(page, clip)
+    wait_for_verdict(page)
+    assert len(screened) == 1 and "heatmap=true" in screened[0]
+    frames = page.locator("#frames tbody tr").count()
+    # the thumbnails carry the maps, and the player shows the map of the frame it is at
+    shown = page.locator('#thumbs figure[data-heatmap="shown"]')
+    expect(shown).to_have_count(min(6, frames), timeout=WAIT_MS)
+    expect(page.locator("#heatmap-note")).to_be_visible()
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=WAIT_MS)
+    page.locator("#thumbs figure button").first.click()
+    overlay = page.locator("#overlay")
+    expect(overlay).to_have_attribute("data-heatmap", "shown", timeout=WAIT_MS)
+    assert page.evaluate(OVERLAY_COVER) > 0.5  # a frame model's map covers the frame
+    toggle.focus()
+    page.keyboard.press("Space")  # off: the overlays go at once
+    expect(overlay).to_have_attribute("data-heatmap", "")
+    assert page.evaluate(OVERLAY_COVER) == 0
+    expect(shown).to_have_count(0)
+    assert page.locator("#heatmap-note").is_hidden()
 
 
 def test_clicking_the_chart_seeks_the_video_to_that_frame(
