@@ -86,15 +86,16 @@ def inference_fps(engine: Engine, frames: np.ndarray, batch_size: int) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def end_to_end_fps(url: str, video: Path) -> tuple[float, int]:
-    """E: frames screened / wall time of one upload over HTTP, upload included."""
+def end_to_end_fps(url: str, video: Path, options: dict[str, str] | None = None) -> tuple[float, int]:
+    """E: frames screened / wall time of one upload over HTTP, upload included (every frame,
+    with `options` on top)."""
     body = video.read_bytes()
     started = time.perf_counter()
     response = httpx.post(
         f"{url}/v1/screen",
         content=body,
         headers={"content-type": "video/mp4"},
-        params={"max_frames": 10_000},
+        params={"max_frames": 10_000} | (options or {}),
         timeout=600,
     )
     elapsed = time.perf_counter() - started
