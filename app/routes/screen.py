@@ -60,7 +60,7 @@ UPLOAD_ERRORS = error_responses(
         400: "empty or malformed upload",
         413: "upload too large",
         415: "not a video, or an unsupported codec or content type",
-        422: "bad options, corrupt, too long or too large a video",
+        422: "bad options (a heatmap from a model without one too), corrupt, too long or too large a video",
         429: "too many requests being served (with Retry-After)",
         503: "model not ready, or the request deadline passed (with Retry-After)",
     }

@@ -188,6 +188,7 @@ def test_clicking_the_chart_seeks_the_video_to_that_frame(
     wait_for_verdict(page)
     page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=WAIT_MS)
     times = [float(r.get_attribute("data-time")) for r in page.locator("#frames tbody tr").all()]
+    page.locator("#chart").scroll_into_view_if_needed()  # the mouse clicks within the viewport only
     plot = page.locator("#chart .u-over").bounding_box()
     assert plot is not None
     page.mouse.move(plot["x"] + plot["width"] * 0.8, plot["y"] + plot["height"] / 2)
