@@ -65,7 +65,6 @@ class BulkSummary:
     frames: int
     errors: Counter[str]
     seconds: float
-    startup_s: float  # until the first result came back (sources, the model, Ray, the actors)
     gpus: float
 
     @property
@@ -91,7 +90,7 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
     writer = ResultWriter(job.out, engine.card, face_model, {r.video_id: r.columns for r in todo},
                           videos_per_part=job.videos_per_part)
     del engine, judge, screener
-    gpus, startup = 0.0, 0.0
+    gpus = 0.0
     if todo:
         gpus = _start_ray(job)
         actor_settings = settings.model_copy(update={
@@ -102,7 +101,6 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
         with _progress(console, job.verbose) as progress:
             task = progress.add_task("videos", total=len(todo))
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                startup = startup or time.perf_counter() - started
                 writer.add(batch)
                 progress.update(task, completed=writer.finished)
             tally = writer.close(r.video_id for r in todo)
@@ -110,7 +108,7 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
     else:
         tally = writer.close(())
     return BulkSummary(len(refs), len(refs) - len(todo), tally.videos, tally.frames, tally.errors,
-                       time.perf_counter() - started, startup, gpus)
+                       time.perf_counter() - started, gpus)
 
 
 def _start_ray(job: BulkJob) -> float:
@@ -123,6 +121,8 @@ def _start_ray(job: BulkJob) -> float:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = job.verbose
     context.max_errored_blocks = -1  # a block lost after its retries fails its videos, not the run
+    # decoding waits for the predictors: started beside busy decoders, their models load slowly
+    context.wait_for_min_actors_s = 600
     return float(ray.cluster_resources().get("GPU", 0))
 
 
