@@ -14,7 +14,8 @@ _COUNTED = ("every_n", "fps", "frames")  # the options that say how many frames,
 
 
 class ScreenOptions(BaseModel):
-    """Which frames to screen; default: every frame, up to DISTILSCREEN_DEFAULT_MAX_FRAMES.
+    """Which frames to screen (default: every frame, up to DISTILSCREEN_DEFAULT_MAX_FRAMES),
+    and whether to answer where the model looks in them (`heatmap`).
 
     `every_n`, `fps`, `frames` and `keyframes` exclude each other; `end_s` must be greater
     than `start_s`; `max_frames` and `frames` are at most DISTILSCREEN_MAX_FRAMES. A broken
