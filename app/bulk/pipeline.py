@@ -117,7 +117,7 @@ def _start_ray(job: BulkJob) -> float:
         local = {} if job.address else {"num_cpus": job.num_cpus, "include_dashboard": False}
         ray.init(address=job.address, log_to_driver=job.verbose,
                  logging_level=logging.INFO if job.verbose else logging.WARNING, **local)
-    logging.getLogger("ray.data").setLevel(logging.INFO if job.verbose else logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.INFO if job.verbose else logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = job.verbose
     context.max_errored_blocks = -1  # a block lost after its retries fails its videos, not the run
