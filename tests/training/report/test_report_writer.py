@@ -61,7 +61,9 @@ def test_gain_kept_is_undefined_when_the_ensemble_is_no_better() -> None:
 def test_sections_for_calibration_variants_and_robustness() -> None:
     uncalibrated = np.array([0.01, 0.45, 0.2, 0.99])
     robustness = {"distilled": {"clean": {"auc": 0.9, "video_auc": 0.95},
-                                "crf45": {"auc": 0.8, "video_auc": 0.85}}}
+                                "crf45": {"auc": 0.8, "video_auc": 0.85}},
+                  "ensemble": {"clean": {"auc": 0.96, "video_auc": 0.97},
+                               "crf45": {"auc": 0.64, "video_auc": 0.6}}}
     report = build_report(_inputs(calibration=FIT, uncalibrated=uncalibrated, variants=VARIANTS,
                                   robustness=robustness))
     assert report["calibration"]["temperature"] == 1.7
@@ -70,18 +72,25 @@ def test_sections_for_calibration_variants_and_robustness() -> None:
     assert report["robustness"] == robustness
     markdown = render_markdown(report)
     for text in ("| distilled | distilled | 0.7500 |", "15.0x", "T = 1.7000", "serving int8",
-                 "| crf45 | 0.8000 / 0.8500 |", "Gain kept: 0.500",
+                 # retention 0.8 / 0.64; drops 0.9 - 0.8 and 0.96 - 0.64
+                 "| crf45 | 0.8000 / 0.8500 | 0.6400 / 0.6000 | 1.2500 | 0.1000 | 0.3200 |",
+                 "| clean | 0.9000 / 0.9500 | 0.9600 / 0.9700 | 0.9375 | 0.0000 | 0.0000 |",
+                 "Gain kept: 0.500",
                  "bootstrap over test videos"):
         assert text in markdown
 
 
 def test_write_report_saves_json_markdown_and_plots(tmp_path: Path, capsys) -> None:
     uncalibrated = np.array([0.01, 0.45, 0.2, 0.99])
-    report = write_report(tmp_path / "out", _inputs(calibration=FIT, uncalibrated=uncalibrated))
+    robustness = {name: {"clean": {"auc": 0.9, "video_auc": 0.9}, "crf28": {"auc": 0.8, "video_auc": 0.8},
+                         "crf40": {"auc": 0.6, "video_auc": 0.6}, "scale0.5": {"auc": 0.7, "video_auc": 0.7}}
+                  for name in ("distilled", "ensemble")}
+    report = write_report(tmp_path / "out", _inputs(calibration=FIT, uncalibrated=uncalibrated,
+                                                    robustness=robustness))
     out = tmp_path / "out"
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report))
     assert (out / "report.md").read_text() == render_markdown(report)
-    for png in ("roc.png", "reliability.png"):
+    for png in ("roc.png", "reliability.png", "robustness.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| model | role | AUC |" in capsys.readouterr().out
 
