@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from app.bulk.pipeline import BulkJob, run_bulk
 from app.schemas import ScreenOptions
 from tests.bulk.conftest import BROKEN
+from tests.helpers import configured
 
 OPTIONS = {"every_n": 2}
 
@@ -119,3 +122,23 @@ def test_a_missing_file_is_recorded(local_ray, corpus, settings, tmp_path):
     assert {v["video_id"]: v["status"] for v in videos} == {str(corpus / "clip01.mp4"): "ok",
                                                              str(corpus / "gone.mp4"): "error"}
 
+
+
+def test_a_decompression_bomb_costs_its_own_row(local_ray, corpus, settings, tmp_path):
+    """Two 8192 x 8192 frames: a decoder worker held to 256 MiB dies (decoder_crashed,
+    as the service answers), the decode task's pool replaces it, and the run goes on."""
+    bomb = tmp_path / "bomb.mkv"
+    with av.open(str(bomb), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        stream.width = stream.height = 8192
+        black = av.VideoFrame.from_ndarray(np.zeros((8192, 8192, 3), np.uint8), format="rgb24")
+        for _ in range(2):
+            container.mux(stream.encode(black))
+        container.mux(stream.encode())
+    hostile = configured(settings, max_pixels=8192 * 8192, decoder_memory_limit_bytes=256 * 1024**2)
+    clips = [str(bomb), str(corpus / "clip02.mp4"), str(corpus / "clip03.mp4")]
+    summary = run_bulk(hostile, bulk_job(clips, tmp_path / "out"))
+    _, videos = tables(tmp_path / "out")
+    assert summary.errors == {"decoder_crashed": 1}
+    assert {Path(v["video_id"]).name: v["status"] for v in videos} == {
+        "bomb.mkv": "error", "clip02.mp4": "ok", "clip03.mp4": "ok"}
