@@ -128,13 +128,11 @@ def test_a_decompression_bomb_costs_its_own_row(local_ray, corpus, settings, tmp
     """Two 8192 x 8192 frames: a decoder worker held to 256 MiB dies (decoder_crashed,
     as the service answers), the decode task's pool replaces it, and the run goes on."""
     bomb = tmp_path / "bomb.mkv"
-    with av.open(str(bomb), "w") as container:
-        stream = container.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
-        stream.width = stream.height = 8192
-        black = av.VideoFrame.from_ndarray(np.zeros((8192, 8192, 3), np.uint8), format="rgb24")
-        for _ in range(2):
-            container.mux(stream.encode(black))
-        container.mux(stream.encode())
+    black = av.VideoFrame.from_ndarray(np.zeros((8192, 8192, 3), np.uint8), format="rgb24")
+    with av.open(str(bomb), "w") as out:
+        video = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        video.width = video.height = 8192
+        out.mux([packet for picture in (black, black, None) for packet in video.encode(picture)])
     hostile = configured(settings, max_pixels=8192 * 8192, decoder_memory_limit_bytes=256 * 1024**2)
     clips = [str(bomb), str(corpus / "clip02.mp4"), str(corpus / "clip03.mp4")]
     summary = run_bulk(hostile, bulk_job(clips, tmp_path / "out"))
