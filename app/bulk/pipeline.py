@@ -36,8 +36,6 @@ from app.schemas import ScreenOptions
 from app.screening import Screener
 from app.video.decoders import LocalDecoder
 
-GPU_PROVIDERS = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-
 
 @dataclass(frozen=True)
 class BulkJob:
@@ -94,7 +92,8 @@ def run_bulk(settings: Settings, job: BulkJob, console: Console | None = None) -
     if todo:
         gpus = _start_ray(job)
         actor_settings = settings.model_copy(update={
-            "providers": GPU_PROVIDERS if gpus else settings.providers,
+            # a predictor without a GPU of its own runs on the CPU, whatever else is installed
+            "providers": settings.providers if gpus else ["CPUExecutionProvider"],
             "intra_op_threads": settings.intra_op_threads or max(1, int(job.actor_cpus)),
         })
         dataset = _plan(job, plan, actor_settings, [r.video_id for r in todo], gpus)
