@@ -203,25 +203,24 @@ def report(args: argparse.Namespace, pools: list[int], runs: dict[str, list[floa
         fps, after, start = (statistics.median(runs[f"{k} {pool}"]) for k in ("bulk", "after", "start"))
         print(f"| bulk, {pool} predictor{'s' if pool > 1 else ''} (batch {args.batch_size}) | {fps:.1f} | "
               f"{fps / service:.2f} | {after:.1f} | {after / service:.2f} | {start:.1f} s |")
-    print("per actor, without the start: " + ", ".join(
-        f"pool {p}: {statistics.median(runs[f'after {p}']) / p:.1f} frames/s"
-                                     for p in pools))
+    per_actor = ", ".join(f"pool {p}: {statistics.median(runs[f'after {p}']) / p:.1f}" for p in pools)
+    print(f"per actor, frames/s without the start: {per_actor}")
     print(f"alone: D1 one decode task {d1:.1f} frames/s; A1 one predictor at batch {args.batch_size} "
           f"{a1:.1f} frames/s (1 thread); W the driver's writer {w:,.0f} rows/s")
     share = d1 / (a1 + d1)
     print(f"cluster arithmetic (CPU nodes of C cores): predictors a and decode tasks C - a run at "
           f"min(a x A1, (C - a) x D1); best a = C x D1 / (A1 + D1) = {share:.2f} C, "
           f"node rate = C x A1 x D1 / (A1 + D1) = {a1 * d1 / (a1 + d1):.1f} x C frames/s")
+    node = a1 * d1 / (a1 + d1)
     for c in (16, 64):
-        print(f"  a {c}-core node: {round(share * c)} predictors + {c - round(share * c)} decode tasks, "
-              f"~{c * a1 * d1 / (a1 + d1):,.0f} frames/s; the driver's writer saturates at "
-              f"{w / (c * a1 * d1 / (a1 + d1)):.0f} such nodes")
-    per_k = 1000 / d1
+        actors = max(1, round(share * c))
+        print(f"  a {c}-core node: {actors} predictor{'s' if actors > 1 else ''} + {c - actors} decode "
+              f"tasks, ~{c * node:,.0f} frames/s; one driver's writer keeps up with "
+              f"{w / (c * node):.0f} such nodes")
     gpu = f"; at --gpu-fps {args.gpu_fps:,.0f}: {args.gpu_fps / d1:.0f} decode CPUs" if args.gpu_fps else ""
-    print(f"  a GPU predictor at R frames/s (batch {args.batch_size}: R / {args.batch_size} batches/s) "
-          f"needs R / D1 decode CPUs: {per_k:.1f} CPUs per 1,000 frames/s{gpu} (cores per node / that = "
-          f"GPUs a node's CPUs can feed)")
-
+    print(f"  GPU nodes: a GPU predictor at R frames/s needs R / D1 decode CPUs ({1000 / d1:.1f} per 1,000 "
+          f"frames/s{gpu}); a 16-core node's decoders feed {16 * d1:,.0f} frames/s, "
+          f"{16 * d1 / args.batch_size:.0f} batches of {args.batch_size} a second, to its GPUs")
 
 if __name__ == "__main__":
     main()
