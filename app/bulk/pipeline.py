@@ -36,6 +36,8 @@ from app.schemas import ScreenOptions
 from app.screening import Screener
 from app.video.decoders import LocalDecoder
 
+MAX_BLOCKS = 10_000  # of the list of videos: more only load the driver's scheduling
+
 
 @dataclass(frozen=True)
 class BulkJob:
@@ -128,7 +130,9 @@ def _start_ray(job: BulkJob) -> float:
 def _plan(
     job: BulkJob, plan: DecodePlan, settings: Settings, videos: list[str], gpus: float
 ) -> ray.data.Dataset:
-    items = ray.data.from_items([{"video_id": v} for v in videos], override_num_blocks=len(videos))
+    # a video a block (a decode task each, retried alone) up to MAX_BLOCKS, then several a block
+    blocks = min(len(videos), MAX_BLOCKS)
+    items = ray.data.from_items([{"video_id": v} for v in videos], override_num_blocks=blocks)
     # Ray Data retries crashed tasks and restarts dead actors forever unless told otherwise,
     # and 2.60 has no named parameter for it yet: hence the deprecated remote args (and the pin).
     bounded = {"max_retries": job.retries}
