@@ -153,6 +153,16 @@ def test_the_hpa_scales_on_exported_load_metrics_not_cpu(variant) -> None:
     assert not unknown, f"the adapter serves series app.metrics.Metrics does not export: {unknown}"
 
 
+def test_the_hpa_targets_follow_the_pods_settings(variant) -> None:
+    """Uploads in flight per pod: its decoder workers; frames queued: half its queue bound."""
+    objects = variant[1]
+    targets = {m["pods"]["metric"]["name"]: float(m["pods"]["target"]["averageValue"])
+               for m in objects["HorizontalPodAutoscaler"]["spec"]["metrics"]}
+    config = objects["ConfigMap"]["data"]
+    assert targets == {"distilscreen_active_requests": float(config["DISTILSCREEN_DECODE_WORKERS"]),
+                       "distilscreen_queue_depth_frames": float(config["DISTILSCREEN_MAX_QUEUED_FRAMES"]) / 2}
+
+
 def test_the_adapters_queries_parse_as_promql(run_tool, tmp_path) -> None:
     exprs = []
     for rule in adapter_rules().values():
