@@ -90,6 +90,15 @@ def test_current_figures_in_readme_are_the_shipped_report() -> None:
     speed = f"| {student['frames_per_s']:.0f} vs {ensemble['frames_per_s']:.0f}: {summary['speedup']:.1f}x |"
     assert speed in text
     assert f"| {calibration['test_ece_after']:.3f} (T = {calibration['temperature']:.2f});" in text
+    robustness = report["robustness"]
+    drops = [f"{_drop(robustness[student['name']], c):.3f} ({_drop(robustness['ensemble'], c):.3f})"
+             for c in ("crf35", "scale0.5")]
+    assert f"| {'; '.join(drops)} |" in text
+
+
+def _drop(table: dict, condition: str) -> float:
+    """A robustness table's frame AUC lost from clean under `condition`."""
+    return table["clean"]["auc"] - table[condition]["auc"]
 
 
 def test_docs_links_resolve() -> None:
