@@ -27,6 +27,7 @@ import numpy as np
 from app.metrics import BatchMetrics
 
 log = logging.getLogger(__name__)
+SHUTTING_DOWN = "service is shutting down"
 
 T = TypeVar("T")
 Run = Callable[[list[np.ndarray]], Sequence[T]]
@@ -115,10 +116,7 @@ class Batcher(Generic[T]):
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if not item.future.done():
-                item.future.set_exception(RuntimeError("service is shutting down"))
+        _fail([self._queue.get_nowait() for _ in range(self._queue.qsize())], RuntimeError(SHUTTING_DOWN))
         self._metrics.queue_depth.set(0)
         self._executor.shutdown(wait=True)
 
@@ -149,40 +147,48 @@ class Batcher(Generic[T]):
         """Queue one frame and wait for its result."""
         return await (await self.enqueue(frame, extra=extra))
 
-    async def _collect(self) -> list[_Item[T]]:
-        """The next batch: the first waiting frame, then more until full or max_wait_s passed."""
-        batch = [await self._queue.get()]
+    async def _collect(self, batch: list[_Item[T]]) -> None:
+        """Fill `batch`: the first waiting frame, then more until full or max_wait_s passed."""
+        batch.append(await self._queue.get())
         deadline = time.perf_counter() + self.max_wait_s
         while len(batch) < self.max_batch_size:
             if self._queue.empty():
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                try:  # not wait_for, which in Python 3.11 swallows a stop that meets a frame
+                    async with asyncio.timeout(remaining):
+                        batch.append(await self._queue.get())
                 except TimeoutError:
                     break
             else:
                 batch.append(self._queue.get_nowait())
         self._metrics.queue_depth.set(self._queue.qsize())
-        return [item for item in batch if not item.future.done()]  # drop cancelled callers
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._collect()
-            if not batch:
-                continue
-            started = time.perf_counter()
+            batch: list[_Item[T]] = []
             try:
-                answers, extras = await loop.run_in_executor(self._executor, self._answer, batch)
-            except Exception as exc:  # a failed batch fails its own frames, not the service
-                log.exception("inference failed for a batch of %d frames", len(batch))
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                continue
-            self._resolve(batch, answers, extras, started, time.perf_counter() - started)
+                await self._collect(batch)
+                batch = [item for item in batch if not item.future.done()]  # drop cancelled callers
+                if batch:
+                    await self._infer(loop, batch)
+            except asyncio.CancelledError:  # stopped: the frames it holds fail like the queued
+                _fail(batch, RuntimeError(SHUTTING_DOWN))
+                raise
+
+    async def _infer(self, loop: asyncio.AbstractEventLoop, batch: list[_Item[T]]) -> None:
+        """Run one batch in the inference thread and resolve its frames; a failed batch
+        fails its own frames, not the service."""
+        started = time.perf_counter()
+        try:
+            answers, extras = await loop.run_in_executor(self._executor, self._answer, batch)
+        except Exception as exc:
+            log.exception("inference failed for a batch of %d frames", len(batch))
+            _fail(batch, exc)
+            return
+        self._resolve(batch, answers, extras, started, time.perf_counter() - started)
 
     def _answer(self, batch: list[_Item[T]]) -> tuple[Sequence[T], Sequence[np.ndarray | None]]:
         """The model's answers for a batch, and each frame's extra answer (None where it did
@@ -213,6 +219,13 @@ class Batcher(Generic[T]):
             m.queue_wait.observe(wait)
             if not item.future.done():
                 item.future.set_result(FrameResult(answer, batch_id, len(batch), wait, took, extra))
+
+
+def _fail(batch: list[_Item], exc: BaseException) -> None:
+    """Fail the frames of `batch` still waiting for an answer with `exc`."""
+    for item in batch:
+        if not item.future.done():
+            item.future.set_exception(exc)
 
 
 def _counted(answers: Sequence[Any], batch: list[_Item]) -> Sequence[Any]:

@@ -30,7 +30,9 @@ def make_engine(url: str) -> Engine:
     read-then-write transactions queue instead of failing half-way."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    # one connection kept (the threads that meet in the file at once get their own, closed
+    # after): a replica's open files stay the same however its calls overlap
+    engine = create_engine(url, pool_size=1, connect_args={"timeout": 30, "check_same_thread": False})
     if engine.url.database and engine.url.database != ":memory:":
         _wal(engine.url.database)
 

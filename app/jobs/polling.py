@@ -25,6 +25,9 @@ async def poll(
         if wake is None:
             await asyncio.sleep(period_s)
             continue
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that
+        # arrives as the event is set, and the loop would never stop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), period_s)
+            async with asyncio.timeout(period_s):
+                await wake.wait()
         wake.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +52,30 @@ class Service:
     process: subprocess.Popen
     log: list[str] = field(default_factory=list)
 
-    def open_fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+    def open_files(self) -> list[str]:
+        """What the service holds open: each descriptor's target (a path, `pipe:[inode]`...)."""
+        fds = Path(f"/proc/{self.process.pid}/fd")
+        targets = []
+        for fd in fds.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+                targets.append(os.readlink(fd))
+        return targets
+
+    def wait_released(self, before: list[str], timeout_s: float, what: str) -> None:
+        """Wait until the service holds no more descriptors than `before` (its open_files()
+        then); a failure names those it holds now that it did not."""
+        now: list[str] = []
+
+        def released() -> bool:
+            now[:] = self.open_files()
+            return len(now) <= len(before)
+
+        try:
+            wait_until(released, timeout_s, what)
+        except pytest.fail.Exception:
+            extra = Counter(now) - Counter(before)
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}: {len(now)} descriptors, "
+                        f"{len(before)} before; new: {dict(extra)}")
 
     def children(self) -> list[int]:
         """The service's child processes (its decoder workers), zombies included."""

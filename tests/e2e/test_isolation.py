@@ -49,7 +49,7 @@ def kill_the_worker_once_busy(service: Service, started: threading.Event) -> int
     return worker
 
 
-def assert_recovered(service: Service, killed: int, fds: int, deaths: float, clip: Path) -> None:
+def assert_recovered(service: Service, killed: int, fds: list[str], deaths: float, clip: Path) -> None:
     assert httpx.get(f"{service.url}/healthz").status_code == 200
     wait_until(lambda: len(service.children()) == 1 and killed not in service.children(), 30,
                "the worker to be replaced")
@@ -57,12 +57,12 @@ def assert_recovered(service: Service, killed: int, fds: int, deaths: float, cli
     response = httpx.post(f"{service.url}/v1/screen?max_frames=30", content=clip.read_bytes(),
                           headers={"content-type": "video/mp2t"}, timeout=60)
     assert response.status_code == 200 and response.json()["video"]["frames_screened"] == 30
-    wait_until(lambda: service.open_fds() <= fds, 30, "the service to close what the request held")
+    service.wait_released(fds, 30, "the service to close what the request held")
 
 
 def test_a_killed_worker_costs_one_upload(one_worker: Service, long_clip: Path) -> None:
     httpx.get(f"{one_worker.url}/healthz")
-    fds, deaths = one_worker.open_fds(), metric(one_worker, KILLED)
+    fds, deaths = one_worker.open_files(), metric(one_worker, KILLED)
     started, answer = threading.Event(), {}
 
     def upload() -> None:
@@ -84,7 +84,7 @@ def test_a_killed_worker_costs_one_upload(one_worker: Service, long_clip: Path) 
 
 def test_a_killed_worker_closes_its_stream_with_a_code(one_worker: Service, long_clip: Path) -> None:
     httpx.get(f"{one_worker.url}/healthz")
-    fds, deaths = one_worker.open_fds(), metric(one_worker, KILLED)
+    fds, deaths = one_worker.open_files(), metric(one_worker, KILLED)
     data = long_clip.read_bytes()
     started = threading.Event()
     with connect(ws_url(one_worker)) as ws:

@@ -15,7 +15,7 @@ import onnx
 import pytest
 
 from tests.baseline import build_baseline
-from tests.e2e.processes import Service, wait_until
+from tests.e2e.processes import Service
 
 
 def test_upload_over_real_http(service: Service, videos: dict[str, Path]) -> None:
@@ -45,11 +45,11 @@ def test_the_server_process_never_loads_torch(service: Service) -> None:
 
 def test_disconnects_leave_no_open_file_behind(service: Service, videos: dict[str, Path]) -> None:
     httpx.get(f"{service.url}/healthz")
-    baseline = service.open_fds()
+    baseline = service.open_files()
     data = videos["h264"].read_bytes()
     _abandon(service, data[:20_000], declared=len(data))  # mid-upload
     _abandon(service, data, declared=len(data))  # mid-screening
-    wait_until(lambda: service.open_fds() <= baseline, 30, "spooled uploads to be closed")
+    service.wait_released(baseline, 30, "spooled uploads to be closed")
     assert httpx.get(f"{service.url}/healthz").status_code == 200
 
 

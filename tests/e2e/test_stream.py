@@ -204,7 +204,7 @@ def test_idle_and_oversize_streams_are_closed(tight: Service) -> None:
 def test_a_client_that_vanishes_mid_stream_leaves_nothing_behind(tight: Service, tmp_path: Path) -> None:
     data = encode_video(tmp_path / "clip.h264", frames=200).read_bytes()
     httpx.get(f"{tight.url}/healthz")
-    baseline = tight.open_fds()
+    baseline = tight.open_files()
     with contextlib.suppress(ConnectionClosed, OSError), connect(ws_url(tight)) as ws:
         ws.send(json.dumps({"type": "config", "kind": "h264"}))
         for i in range(0, len(data) // 2, 4096):
@@ -213,7 +213,7 @@ def test_a_client_that_vanishes_mid_stream_leaves_nothing_behind(tight: Service,
     active = 'distilscreen_active_requests{kind="stream"}'
     wait_until(lambda: metric(tight, active) == 0, 20, "the stream to end")
     wait_until(lambda: metric(tight, "distilscreen_queue_depth_frames") == 0, 20, "the queue to drain")
-    wait_until(lambda: tight.open_fds() <= baseline, 20, "the socket and decoder to be released")
+    tight.wait_released(baseline, 20, "the socket and decoder to be released")
     assert httpx.get(f"{tight.url}/healthz").status_code == 200
 
 

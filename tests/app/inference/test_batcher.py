@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from app.inference.batcher import Batcher
+from app.inference.batcher import SHUTTING_DOWN, Batcher
 from app.metrics import BatchMetrics, Metrics
 
 pytestmark = pytest.mark.anyio
@@ -216,3 +216,16 @@ async def test_an_extra_is_refused_where_the_model_has_none() -> None:
     batcher = make(lambda f: np.zeros(len(f)))
     with pytest.raises(ValueError, match="no extra answer"):
         await batcher.enqueue(frame(1), extra=True)
+
+
+async def test_stop_ends_the_worker_even_as_a_frame_arrives() -> None:
+    # the frame wakes the worker's wait for company in the very loop step that cancels it
+    batcher = make(lambda f: np.zeros(len(f)), max_batch_size=4, max_wait_s=4 * TIMEOUT_S)
+    await batcher.start()
+    held = await batcher.enqueue(frame(1))
+    await asyncio.sleep(0.05)  # the worker holds the frame and waits for company
+    last = await batcher.enqueue(frame(2))
+    await asyncio.wait_for(batcher.stop(), TIMEOUT_S)
+    for future in (held, last):  # what the worker held fails as the queued frames do
+        with pytest.raises(RuntimeError, match=SHUTTING_DOWN):
+            await future

@@ -142,6 +142,22 @@ def test_the_embedded_database_is_sqlite_in_wal_mode(tmp_path) -> None:
     engine.dispose()
 
 
+def test_the_embedded_database_keeps_one_connection_open(tmp_path) -> None:
+    # a replica's files stay the same however many of its threads met in the database at once
+    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    meeting = threading.Barrier(4)
+
+    def meet(_: int) -> None:
+        with engine.connect():
+            meeting.wait(timeout=30)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(meet, range(4)))
+    assert engine.pool.checkedin() == 1
+    engine.dispose()
+
+
 def test_the_migrations_make_the_tables_the_code_declares(store: JobStore) -> None:
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
