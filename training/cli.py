@@ -6,6 +6,8 @@ Each `add_*_parser(subparsers)` is an entry point of the `distilscreen.commands`
 runs them without the parent command.
 
     distilscreen distill CONFIG_OR_PRESET [--set key.path=value ...] [--out RUN] [--resume]
+                         [--nproc N] [--timeout S] [--stage-timeout S]
+    torchrun --standalone --nproc-per-node N $(which distilscreen) distill ...   (the same, DDP)
     distilscreen evaluate RUN
     distilscreen export RUN [--to models/NAME.onnx]
     distilscreen export --checkpoint model.pt --arch NAME --size PX [--to OUT.onnx] [--crop face ...]
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +56,16 @@ def add_distill_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out, skipping finished stages")
+    ddp = parser.add_argument_group("several processes (DistributedDataParallel)")
+    ddp.add_argument("--nproc", type=_count, default=1, metavar="N",
+                     help="run on N processes on this machine: torchrun --standalone "
+                          "--nproc-per-node N (gloo on the CPU, NCCL on CUDA; default 1)")
+    ddp.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+                     help="under torchrun: the most seconds a collective waits for the other "
+                          "ranks before the job fails (default 1800)")
+    ddp.add_argument("--stage-timeout", type=float, default=43200.0, metavar="S",
+                     help="under torchrun: the most seconds the other ranks wait while rank 0 "
+                          "alone builds the data caches or the soft labels (default 43200)")
     parser.set_defaults(func=run_distill)
     return parser
 
@@ -149,6 +162,13 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
 
 
+def _count(text: str) -> int:
+    """A whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a number of processes >= 1, got {text!r}")
+    return int(text)
+
+
 def _triple(text: str) -> tuple[float, float, float]:
     values = tuple(_number(v) for v in text.split(","))
     if len(values) != 3:
@@ -164,17 +184,44 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def run_distill(args: argparse.Namespace) -> int:
-    from training.config import load_config
-    from training.pipeline import run_pipeline
+    from torch.distributed.elastic.multiprocessing.errors import record
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from training.config import load_config
+    from training.distributed import Timeouts, World, joined
+    from training.pipeline import run_pipeline
+    from training.run import check_world, pick_device
+
+    world = World.from_env()  # force: onnxruntime's modules call basicConfig when imported
+    logging.basicConfig(level=logging.WARNING, force=True,
+                        format=f"%(asctime)s {world.tag}%(levelname)s %(name)s: %(message)s")
     logging.getLogger("training").setLevel(logging.INFO)
     config = load_config(args.config, args.overrides)
     out = args.out or Path("runs") / config.name
-    started = time.perf_counter()
-    model = run_pipeline(config, out, resume=args.resume)
-    print(f"model: {model} (run {out}, {time.perf_counter() - started:.1f} s)")
-    return 0
+    if args.nproc > 1 and world.size == 1:
+        check_world(config, args.nproc)
+        return launch(args, out)
+
+    @record  # under torchrun, a rank's exception goes into the job's error report
+    def distill() -> int:
+        started = time.perf_counter()
+        with joined(pick_device(config.device), Timeouts(args.timeout, args.stage_timeout)):
+            model = run_pipeline(config, out, resume=args.resume)
+        if model is not None:
+            print(f"model: {model} (run {out}, {time.perf_counter() - started:.1f} s)")
+        return 0
+
+    return distill()
+
+
+def launch(args: argparse.Namespace, out: Path) -> int:
+    """`distill` on `args.nproc` processes of this machine under torchrun (`--standalone`: a
+    free port of its own); the job's exit code."""
+    argv = [args.config, "--out", str(out), *(f"--set={item}" for item in args.overrides),
+            *(["--resume"] if args.resume else []), f"--timeout={args.timeout}",
+            f"--stage-timeout={args.stage_timeout}"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={args.nproc}", "-m", "training.cli", "distill"]
+    return subprocess.run(torchrun + argv, check=False).returncode
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """One run, stage by stage: data -> teachers -> soft labels -> students -> predictions ->
 evaluation -> report -> export. Each stage takes the values of those before it and
 caches its outputs in the run folder (`training.run`), so `--resume` continues an
-interrupted run."""
+interrupted run. Under DDP every rank runs the stages up to the students (rank 0 alone
+writing); then rank 0 alone predicts, evaluates, reports and exports, and the others end."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 from training.config import Config
 from training.data.stage import stage_data
+from training.distributed import is_main
 from training.evaluation.predictions import stage_predict
 from training.evaluation.stage import stage_evaluate
 from training.export.stage import stage_export
@@ -27,8 +29,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
-    """All stages; returns the exported model's path. Logs each stage's wall clock."""
+def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path | None:
+    """All stages; returns the exported model's path (None on ranks other than 0). Logs
+    each stage's wall clock."""
     started = time.perf_counter()
     fits = plan_students(config)  # the students' nets and losses, before any work (and seeding)
     run = start_run(config, run_dir, resume)
@@ -36,6 +39,9 @@ def run_pipeline(config: Config, run_dir: Path, resume: bool = False) -> Path:
     teachers = _timed("teachers", stage_teachers, run, data.frames)
     soft = _timed("soft labels", stage_soft_labels, run, data.frames, teachers)
     students = _timed("students", stage_students, run, data.frames, teachers, soft, fits)
+    if not is_main():
+        log.info("trained; rank 0 predicts, evaluates, reports and exports")
+        return None
     predictions = _timed("predictions", stage_predict, run, data.frames, teachers, students)
     evaluation = _timed("evaluation", stage_evaluate, run, data.frames, teachers, students, predictions)
     report = _timed("report", stage_report, run, predictions, evaluation)

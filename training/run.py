@@ -1,7 +1,8 @@
 """A run: its config, its folder and the folder's layout, its device. Every stage takes a
 `Run`; this module imports none of them.
 
-    RUN/config.yaml          the resolved config + provenance (git commit, data and config hash)
+    RUN/config.yaml          the resolved config + provenance (git commit, data and config hash,
+                             world size and device)
     RUN/data/, RUN/unlabelled/   the built-in benchmark, when the config has no data.path
     RUN/cache/               sampled frames (clean and degraded views), soft labels, degraded test clips
     RUN/teachers/KEY/        model.pt (last.pt while training); on the CPU labeller-HASH.onnx
@@ -13,7 +14,8 @@
     RUN/model.onnx           the served student: calibrated, card with all figures
 
 Files in the folder cache a stage's outputs so that `--resume` skips it; within one
-process the stages hand their values to each other.
+process the stages hand their values to each other. Under DDP (`training.distributed`)
+rank 0 alone writes the folder, and a run is resumed on as many processes as it started on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import numpy as np
 import torch
 import yaml
 
-from training.config import Config, load_config
+from training import distributed
+from training.config import Config, ConfigError, load_config
 
 CONFIG_FILE = "config.yaml"
 PREDICTIONS = "predictions.npz"
@@ -61,19 +64,39 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def start_run(config: Config, run_dir: Path, resume: bool) -> Run:
-    """Make (or reopen, with `resume`) the run folder; refuses to mix two configs."""
+    """Make (or reopen, with `resume`) the run folder; refuses to mix two configs, or to
+    resume on another number of processes. Every rank checks the folder before any writes."""
+    world = distributed.world()
+    check_world(config, world.size)
     saved = run_dir / CONFIG_FILE
     if saved.is_file():
         if not resume:
             raise RunError(f"{run_dir} already holds a run; pass --resume or another --out")
-        before = yaml.safe_load(saved.read_text())["provenance"]["config_hash"]
-        if before != config.digest():
-            raise RunError(f"{run_dir} was started with another config (hash {before[:12]}); "
+        before = yaml.safe_load(saved.read_text())["provenance"]
+        if before["config_hash"] != config.digest():
+            raise RunError(f"{run_dir} was started with another config (hash {before['config_hash'][:12]}); "
                            f"use another --out")
+        size = before.get("world_size", 1)  # runs before DDP ran on one process
+        if size != world.size:
+            how = "without torchrun" if size == 1 else f"torchrun --nproc-per-node {size}"
+            raise RunError(f"{run_dir} was started on {size} process(es), not {world.size}: resume it on "
+                           f"as many ({how})")
     run_dir.mkdir(parents=True, exist_ok=True)
+    distributed.barrier(f"every rank has checked {run_dir}")
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    return Run(config, run_dir, pick_device(config.device))
+    return Run(config, run_dir, distributed.rank_device(pick_device(config.device)))
+
+
+def check_world(config: Config, world_size: int) -> None:
+    """Refuse batch sizes that `world_size` processes cannot share evenly: each rank takes
+    batch_size / world_size items of every batch (the config's batch stays the batch)."""
+    problems = [f"config.{name}.batch_size: {recipe.batch_size} is not a multiple of the {world_size} "
+                f"processes (each takes an equal share of every batch)"
+                for name, recipe in (("teachers", config.teachers), ("students", config.students))
+                if recipe.batch_size % world_size]
+    if problems:
+        raise ConfigError(*problems)
 
 
 def git_commit() -> str:
@@ -90,14 +113,16 @@ def git_commit() -> str:
 
 
 def write_config(run: Run, data_digest: str) -> dict[str, Any]:
-    """RUN/config.yaml: the resolved config and its provenance (loadable as a config);
-    returns the provenance."""
+    """RUN/config.yaml (rank 0's): the resolved config and its provenance (loadable as a
+    config), how many processes trained on which device; returns the provenance."""
     provenance = {
         "git_commit": git_commit(), "data_hash": data_digest, "config_hash": run.config.digest(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "world_size": distributed.world().size, "device": run.device.type,
     }
-    body = run.config.to_dict() | {"provenance": provenance}
-    (run.dir / CONFIG_FILE).write_text(yaml.safe_dump(body, sort_keys=False))
+    if distributed.is_main():
+        body = run.config.to_dict() | {"provenance": provenance}
+        (run.dir / CONFIG_FILE).write_text(yaml.safe_dump(body, sort_keys=False))
     return provenance
 
 

@@ -91,3 +91,15 @@ def test_validation_errors_print_one_line_per_field() -> None:
         Point.model_validate({"x": "one"})
     assert cli.problems(error.value) == [
         "x: Input should be a valid integer, unable to parse string as an integer", "y: Field required"]
+
+
+def test_distill_on_processes_that_cannot_share_the_batch_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    assert cli.main(["distill", "smoke", "--nproc", "3", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: config.{name}.batch_size: 16 is not a multiple of the 3 processes (each takes an equal "
+        f"share of every batch)" for name in ("teachers", "students")]
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        parse("distill", "smoke", "--nproc", "0")

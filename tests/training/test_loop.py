@@ -1,4 +1,5 @@
-"""The shared training loop: checkpoints, exact resume, the distillation loss wiring."""
+"""The shared training loop: checkpoints, exact resume, the distillation loss wiring, and
+how ranks share the batches under DDP."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from training.config import Recipe
 from training.data.frameset import FrameDataset, FrameSet
-from training.loop import fit, hard_labels, predict_logits
+from training.distributed import World
+from training.loop import RankShare, fit, hard_labels, predict_logits
 from training.nets import NETS, BinaryClassifier
 
 CPU = torch.device("cpu")
@@ -74,3 +77,21 @@ def test_predict_logits_matches_the_plain_forward(frames: Callable[..., FrameSet
     np.testing.assert_allclose(predict_logits(net, data, CPU, batch_size=4), plain, atol=1e-4)
 
 
+
+
+@pytest.mark.parametrize("n", [7, 16, 37])
+def test_the_ranks_batches_together_are_the_batches_of_one_process(n: int) -> None:
+    def batches(world: World, batch: int) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(3)
+        loader = DataLoader(range(n), batch_size=batch, sampler=RankShare(n, world, generator),
+                            drop_last=n > 8, generator=generator)
+        return [b.tolist() for b in loader]
+
+    alone = batches(World(), 8)
+    generator = torch.Generator().manual_seed(3)
+    assert alone == [b.tolist() for b in DataLoader(range(n), batch_size=8, shuffle=True, drop_last=n > 8,
+                                                    generator=generator)]  # RandomSampler's, as before
+    shares = [batches(World(rank, 2), 4) for rank in range(2)]
+    assert len(shares[0]) == len(shares[1]) == len(alone)
+    for k, batch in enumerate(alone):
+        assert sorted(shares[0][k] + shares[1][k]) == sorted(batch[: 2 * (len(batch) // 2)])

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from training.data import FrameCache, Sample
 from training.degrade import Degradation
 from training.degrade.spec import describe
+from training.distributed import progress
 
 log = logging.getLogger(__name__)
 JITTER = 0.1  # brightness and contrast factors are drawn from [1 - JITTER, 1 + JITTER]
@@ -80,8 +80,7 @@ def load_frames(
         raise ValueError(f"{len(steps)} degradations for {len(samples)} samples")
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         jobs = pool.map(lambda s, d: cache.get(s.path, n, size, seed, d), samples, steps)
-        clips = list(tqdm(jobs, total=len(samples), desc=f"frames {size}px", leave=False,
-                          disable=None))
+        clips = list(progress(jobs, f"frames {size}px", total=len(samples), leave=False))
     kept = [i for i, clip in enumerate(clips) if len(clip)]
     if len(kept) < len(samples):
         log.info("faces: %d of %d clips dropped (no face in any sampled frame)",

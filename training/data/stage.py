@@ -20,6 +20,7 @@ from training.data import UNLABELLED, DatasetError, FrameCache, Sample, load_dat
 from training.data.faces import face_sampler
 from training.data.frameset import FrameSet, load_frames, sample_key
 from training.degrade import Degradation
+from training.distributed import main_first
 from training.run import Run, write_config
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,12 @@ class RunData:
 
 
 def stage_data(run: Run) -> RunData:
-    """Samples and frames; writes config.yaml with the data's hash."""
-    samples = split_samples(run)
-    provenance = write_config(run, data_hash(samples))
-    return RunData(tuple(samples), load_split_frames(run, samples), provenance)
+    """Samples and frames; writes config.yaml with the data's hash. Under DDP rank 0 first
+    (generating the benchmark, decoding into the frame cache), then the others from its files."""
+    with main_first("the data: samples, frames and their cache"):
+        samples = split_samples(run)
+        provenance = write_config(run, data_hash(samples))
+        return RunData(tuple(samples), load_split_frames(run, samples), provenance)
 
 
 def split_samples(run: Run) -> list[Sample]:

@@ -1,5 +1,6 @@
 """The export stage: RUN/model.onnx, the chosen variant of the served student with a card
-carrying the provenance (teachers, sizes, evaluation figures, git commit), and the same in
+carrying the provenance (teachers, sizes, evaluation figures, git commit, how many processes
+trained on which device), and the same in
 ONNX Runtime's mobile format (RUN/model.ort, with the operators a reduced build needs)."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def stage_export(run: Run, provenance: Mapping[str, Any], teachers: Sequence[Tea
         "data_hash": provenance["data_hash"],
         "provenance": {
             "git_commit": provenance["git_commit"], "run": run.config.name,
+            "trained": {k: provenance[k] for k in ("world_size", "device")},
             "teachers": [{"name": t.spec.name, "key": t.key, "size": t.spec.size,
                           **{k: evaluation.figures(t.entry)[k] for k in ("params", "macs")}}
                          for t in teachers],

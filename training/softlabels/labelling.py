@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from app.contract.predictor import Predictor
 from training.data.frameset import FrameSet, to_tensor
+from training.distributed import progress
 from training.loop import predict_logits
 from training.modelfile.speed import CPU
 from training.teachers.members import Teacher
@@ -31,7 +31,7 @@ def teacher_logits(teacher: Teacher, frames: FrameSet, params: np.ndarray, devic
         return predict_logits(teacher.net, frames, device, params, desc=desc)
     predictor = Predictor.load(teacher.onnx, CPU, spinning=True)
     out = [predictor.logits(view_pixels(frames.frames[i : i + CHUNK], params[i : i + CHUNK]))
-           for i in tqdm(range(0, len(frames), CHUNK), desc=desc, leave=False, disable=None)]
+           for i in progress(range(0, len(frames), CHUNK), desc, leave=False)]
     return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
 
 

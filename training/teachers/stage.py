@@ -2,8 +2,9 @@
 
 Each member lives in `RUN/teachers/<key>/` (`model.pt` when done, `last.pt` while it
 trains, so an interrupted run resumes mid-teacher; on the CPU also `labeller-<hash>.onnx`
-with a card, which labels frames in ONNX Runtime through the contract's predictor). A
-member's identity for the soft-label cache is the hash of its final weights.
+with a card, which labels frames in ONNX Runtime through the contract's predictor; rank 0
+writes them all under DDP). A member's identity for the soft-label cache is the hash of its
+final weights.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from training.config import Recipe, TeachersConfig
 from training.data.frameset import FrameDataset
 from training.data.stage import SplitFrames, Views
+from training.distributed import main_first
 from training.loop import fit, hard_labels
 from training.modelfile.cardfile import attach_card
 from training.modelfile.exporter import export_onnx, pixel_card, save_onnx
@@ -48,8 +50,10 @@ def train_teachers(config: TeachersConfig, frames: Views, run_dir: Path,
         net = fit(build_teacher(spec), hard_labels(), data, recipe, out, seed + i, device,
                   desc=f"teacher {key}")
         digest = hashlib.sha256((out / "model.pt").read_bytes()).hexdigest()[:16]
-        on_cpu = device.type == "cpu"  # labels in ONNX Runtime; on CUDA torch is the fast path
-        labeller = labelling_onnx(net, key, spec.size, out / f"labeller-{digest}.onnx") if on_cpu else None
+        labeller = None  # on CUDA torch is the fast path; on the CPU ONNX Runtime labels
+        if device.type == "cpu":
+            with main_first(f"teacher {key}'s labelling file"):
+                labeller = labelling_onnx(net, key, spec.size, out / f"labeller-{digest}.onnx")
         teachers.append(Teacher(key, spec, net, digest, labeller))
     return teachers
 
