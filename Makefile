@@ -44,7 +44,7 @@ serve: venv-serve
 	DISTILSCREEN_MODEL_PATH=$(MODEL) $(VENV)/bin/distilscreen serve
 
 test: venv-test system-deps
-	$(PY) -m pytest
+	PYTHONUNBUFFERED=1 $(PY) -m pytest  # each result printed as it comes, a hang's place too
 
 lint:
 	$(VENV)/bin/ruff check app training tests bench

@@ -6,6 +6,7 @@ A screenshot of each page is left in `test-artifacts/` (PAGE_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from tests.conftest import MODEL_SIZE
@@ -49,8 +51,10 @@ def camera_clip(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     camera = camera_clip(tmp_path_factory.mktemp("camera") / "camera.y4m")
-    args = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"]
+    # --disable-gpu: no GPU process emulating one in software (Debian's flags ask for GPU
+    # rasterisation), so the page draws on the CPU, as the machines without a GPU it is for do
+    args = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield browser
@@ -294,11 +298,15 @@ def test_still_frames_score_the_same_on_this_device_and_on_the_service(
 
 
 def stream_images(url: str, images: list[bytes]) -> list[float]:
-    """The service's p_synthetic of each image, over the WebSocket (kind images)."""
+    """The service's p_synthetic of each image, over the WebSocket (kind images); each answer
+    must come within WAIT_MS."""
+    answers = []
     with connect(url.replace("http", "ws", 1) + "/v1/stream") as ws:
         ws.send(json.dumps({"type": "config", "kind": "images"}))
         for image in images:
             ws.send(image)
         ws.send(json.dumps({"type": "end"}))
-        answers = [json.loads(message) for message in ws]
+        with contextlib.suppress(ConnectionClosedOK):  # the service closes after the summary
+            while True:
+                answers.append(json.loads(ws.recv(timeout=WAIT_MS / 1000)))
     return [a["p_synthetic"] for a in answers if a["type"] == "frame"]
