@@ -4,6 +4,7 @@ entry points, so that Ray is imported only when this command is asked for."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -24,21 +25,29 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bulk.add_argument("--address", help="a Ray cluster (ray://host:10001, auto); default: a local Ray")
     bulk.add_argument("--model", type=Path, help="ONNX model (default: DISTILSCREEN_MODEL_PATH)")
     bulk.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
-    bulk.add_argument("--concurrency", type=_positive, default=1, help="predictor actors (model replicas)")
-    bulk.add_argument("--batch-size", type=_positive, default=64, help="frames per model batch")
+    bulk.add_argument("--concurrency", type=_at_least(1), default=1, help="predictor actors (model replicas)")
+    bulk.add_argument("--batch-size", type=_at_least(1), default=64, help="frames per model batch")
     bulk.add_argument("--actor-cpus", type=float, default=1.0, help="CPUs each predictor holds")
     bulk.add_argument("--decode-cpus", type=float, default=1.0, help="CPUs each decode task holds")
-    bulk.add_argument("--videos-per-part", type=_positive, default=64, help="videos per Parquet part")
+    bulk.add_argument("--videos-per-part", type=_at_least(1), default=64, help="videos per Parquet part")
+    bulk.add_argument("--retries", type=_at_least(0), default=2,
+                      help="retries of a decode task or model call whose Ray worker died (then: error rows)")
     bulk.add_argument("--verbose", action="store_true", help="Ray's own progress bars and worker logs")
     add_sampling_arguments(bulk)
     bulk.set_defaults(func=_bulk)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `low`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
 
 
 def _bulk(args: argparse.Namespace) -> int:
@@ -50,7 +59,7 @@ def _bulk(args: argparse.Namespace) -> int:
         sources=args.sources, out=args.out, options=screen_options(args), address=args.address,
         num_cpus=args.num_cpus, concurrency=args.concurrency, batch_size=args.batch_size,
         actor_cpus=args.actor_cpus, decode_cpus=args.decode_cpus, videos_per_part=args.videos_per_part,
-        verbose=args.verbose,
+        retries=args.retries, verbose=args.verbose,
     )
     console = Console(stderr=True)
     try:
