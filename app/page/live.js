@@ -1,7 +1,8 @@
 // Live from the camera: getUserMedia -> canvas -> JPEG -> WS /v1/stream (kind images).
 
 import { $, apiKey, fmt, needKey, row, state } from "./common.js";
-import { chartOptions } from "./results.js";
+import { drawFrameHeatmaps, heatmapsOn } from "./heatmap.js";
+import { chartOptions, faceBoxes } from "./results.js";
 
 const LIVE_FPS = 5;
 const LIVE_IN_FLIGHT = 4; // camera frames awaiting answers before the page waits
@@ -44,7 +45,8 @@ export async function startLive() {
   $("live-start").disabled = true;
   $("live-stop").disabled = false;
   socket.onopen = () => {
-    socket.send(JSON.stringify({ type: "config", kind: "images", client_id: "review-page" }));
+    const config = { type: "config", kind: "images", client_id: "review-page", heatmap: heatmapsOn() };
+    socket.send(JSON.stringify(config));
     live.timer = setInterval(sendFrame, 1000 / LIVE_FPS);
   };
   socket.onmessage = (event) => {
@@ -58,6 +60,7 @@ export async function startLive() {
       ps.push(message.p_synthetic);
       thresholds.push(state.threshold);
       plot.setData([times, ps, thresholds]);
+      drawLive(message);
       status.textContent = `${live.answered} frames answered; p_synthetic ${fmt(message.p_synthetic)}; latency ${latency.toFixed(0)} ms`;
       status.dataset.answered = live.answered;
     } else if (message.type === "error") {
@@ -69,6 +72,25 @@ export async function startLive() {
     }
   };
   socket.onclose = () => endLive();
+}
+
+/** Over the camera, the latest answer: where the model looks (when asked for at the start
+and shown), and the faces. */
+function drawLive(frame) {
+  const camera = $("camera");
+  const overlay = $("live-overlay");
+  overlay.width = camera.clientWidth;
+  overlay.height = camera.clientHeight;
+  const ctx = overlay.getContext("2d");
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  if (!frame) {
+    overlay.dataset.heatmap = "";
+    return;
+  }
+  // the answers' coordinates are those of the image sent: the camera's own size
+  const [sx, sy] = [overlay.width / camera.videoWidth, overlay.height / camera.videoHeight];
+  overlay.dataset.heatmap = drawFrameHeatmaps(ctx, frame, sx, sy) ? "shown" : "";
+  if (state.faceModel) faceBoxes(ctx, frame.faces, sx, sy);
 }
 
 function sendFrame() {
@@ -97,6 +119,7 @@ function endLive() {
   if (!live) return;
   clearInterval(live.timer);
   live.media.getTracks().forEach((track) => track.stop());
+  drawLive(null);
   $("camera").hidden = true;
   $("live-start").disabled = false;
   $("live-stop").disabled = true;

@@ -100,7 +100,9 @@ export function chartOptions(el, xLabel) {
   };
 }
 
-function faceBoxes(ctx, faces, sx, sy) {
+/** Each face's box and p_synthetic, red at or above the threshold, on a canvas showing the
+frame at `sx`, `sy` canvas pixels per source pixel. */
+export function faceBoxes(ctx, faces, sx, sy) {
   ctx.lineWidth = 2;
   ctx.font = "14px system-ui, sans-serif";
   for (const face of faces ?? []) {

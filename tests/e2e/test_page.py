@@ -147,7 +147,7 @@ def test_an_upload_shows_the_answer_of_the_api(page: Page, open_service: Service
 
 
 # the fraction of the player's overlay that is not transparent
-OVERLAY_COVER = """() => { const c = document.getElementById('overlay');
+COVER = """(id) => { const c = document.getElementById(id);
     const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0; for (let i = 3; i < data.length; i += 4) n += data[i] > 0;
     return n / (c.width * c.height); }"""
@@ -175,11 +175,11 @@ def test_the_page_shows_where_the_model_looks(page: Page, looking_service: Servi
     page.locator("#thumbs figure button").first.click()
     overlay = page.locator("#overlay")
     expect(overlay).to_have_attribute("data-heatmap", "shown", timeout=WAIT_MS)
-    assert page.evaluate(OVERLAY_COVER) > 0.5  # a frame model's map covers the frame
+    assert page.evaluate(COVER, "overlay") > 0.5  # a frame model's map covers the frame
     toggle.focus()
     page.keyboard.press("Space")  # off: the overlays go at once
     expect(overlay).to_have_attribute("data-heatmap", "")
-    assert page.evaluate(OVERLAY_COVER) == 0
+    assert page.evaluate(COVER, "overlay") == 0
     expect(shown).to_have_count(0)
     assert page.locator("#heatmap-note").is_hidden()
 
@@ -228,6 +228,22 @@ def test_the_camera_is_screened_live_and_summarised(page: Page, open_service: Se
     screened = page.locator('#live-summary td[data-field="frames_screened"]').inner_text()
     received, frames_screened, bad = (int(n) for n in screened.split(" / "))
     assert frames_screened >= 5 and received == frames_screened and bad == 0
+
+
+def test_the_camera_shows_where_the_model_looks(page: Page, looking_service: Service) -> None:
+    page.goto(looking_service.url)
+    expect(page.locator("#heatmap")).to_be_enabled(timeout=WAIT_MS)
+    page.check("#heatmap")
+    page.click("#live-start")
+    page.wait_for_function(
+        "Number(document.getElementById('live-status').dataset.answered || 0) >= 3", timeout=WAIT_MS
+    )
+    overlay = page.locator("#live-overlay")
+    expect(overlay).to_have_attribute("data-heatmap", "shown")
+    assert page.evaluate(COVER, "live-overlay") > 0.5  # a frame model's map covers the camera's picture
+    page.click("#live-stop")
+    expect(page.locator("#live-summary")).to_be_visible(timeout=WAIT_MS)
+    expect(overlay).to_have_attribute("data-heatmap", "")
 
 
 def test_the_key_is_asked_for_once_and_used_for_uploads_and_the_camera(
