@@ -16,6 +16,7 @@ import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -25,7 +26,7 @@ from app.errors import ScreenError
 from app.inference.engine import Engine
 from app.metrics import Metrics
 from app.provenance.models import Provenance
-from app.schemas import ScreenOptions, ScreenResponse
+from app.schemas import Heatmap, ScreenOptions, ScreenResponse
 from app.screening import running_screener
 
 COMMAND_GROUP = "distilscreen.commands"
@@ -79,7 +80,7 @@ def screen_options(args: argparse.Namespace) -> ScreenOptions:
 
 
 def _screen(args: argparse.Namespace) -> int:
-    options = screen_options(args)
+    options = screen_options(args).model_copy(update={"heatmap": args.heatmap})
     result = asyncio.run(_screen_file(_settings(args), args.video, options))
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -92,10 +93,12 @@ def print_report(result: ScreenResponse, console: Console) -> None:
     """A readable table of frames (and of their faces, for a face model), then the video
     summary and timings."""
     face_model = result.summary.frames_with_faces is not None
+    heatmaps = any(f.heatmap for f in result.frames)
     table = Table(title=f"{result.model.name} {result.model.version}")
-    columns = ("frame", "time (s)", "p_synthetic", *(("faces: p @ box (score)",) if face_model else ()), "")
+    columns = ("frame", "time (s)", "p_synthetic", *(("faces: p @ box (score)",) if face_model else ()),
+               *(("looks most at",) if heatmaps else ()), "")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("", columns[3]) else "right")
+        table.add_column(column, justify="right" if column in columns[:3] else "left")
     for f in result.frames:
         p = "no face" if f.p_synthetic is None else f"{f.p_synthetic:.4f}"
         faces = ", ".join(
@@ -103,7 +106,8 @@ def print_report(result: ScreenResponse, console: Console) -> None:
             for face in f.faces or []
         )
         bar = "#" * round((f.p_synthetic or 0) * 20)
-        table.add_row(str(f.index), f"{f.time_s:.3f}", p, *((faces,) if face_model else ()), bar)
+        table.add_row(str(f.index), f"{f.time_s:.3f}", p, *((faces,) if face_model else ()),
+                      *((peak(f.heatmap),) if heatmaps else ()), bar)
     console.print(table)
     v, s, t = result.video, result.summary, result.timings
     console.print(
@@ -125,6 +129,16 @@ def print_report(result: ScreenResponse, console: Console) -> None:
         f"timings: decode {t.decode_s:.3f} s, queue {t.queue_s * 1000:.1f} ms/frame, {detect}"
         f"inference {t.inference_s:.3f} s, total {t.total_s:.3f} s, {t.frames_per_s:.1f} frames/s"
     )
+
+
+def peak(heatmap: Heatmap | None) -> str:
+    """Where a heatmap is highest: its top cell's centre, as fractions of the frame's width
+    and height."""
+    if not heatmap:
+        return ""
+    grid = np.asarray(heatmap)
+    row, col = np.unravel_index(int(grid.argmax()), grid.shape)
+    return f"x {(col + 0.5) / grid.shape[1]:.2f}, y {(row + 0.5) / grid.shape[0]:.2f}"
 
 
 def provenance_text(provenance: Provenance | None) -> str:
@@ -193,6 +207,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     screen.add_argument("video", type=Path)
     screen.add_argument("--model", type=Path, help="ONNX model (default: DISTILSCREEN_MODEL_PATH)")
     screen.add_argument("--json", action="store_true", help="print the JSON answer instead of a table")
+    screen.add_argument("--heatmap", action="store_true",
+                        help="where the model looks in each frame: a grid in the JSON, its peak in the table")
     add_sampling_arguments(screen)
     screen.set_defaults(func=_screen)
 

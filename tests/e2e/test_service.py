@@ -113,6 +113,23 @@ def test_screen_command_never_imports_torch(
     assert [f["index"] for f in body["frames"]] == indices
 
 
+def test_screen_command_answers_where_the_model_looks(
+    videos: dict[str, Path], attention_model_path: Path, model_path: Path
+) -> None:
+    command = [sys.executable, "-m", "app.cli", "screen", str(videos["h264"]), "--frames", "3", "--heatmap"]
+    answer = subprocess.run([*command, "--model", str(attention_model_path), "--json"], capture_output=True,
+                            text=True)
+    assert answer.returncode == 0, answer.stderr
+    grids = [np.asarray(f["heatmap"]) for f in json.loads(answer.stdout)["frames"]]
+    assert [g.shape for g in grids] == [(4, 4)] * 3 and all(0 <= g.min() <= g.max() <= 1 for g in grids)
+    table = subprocess.run([*command, "--model", str(attention_model_path)], capture_output=True, text=True)
+    row, col = np.unravel_index(grids[0].argmax(), (4, 4))  # the first frame's peak, in the table
+    assert "looks most at" in table.stdout
+    assert f"x {(col + 0.5) / 4:.2f}, y {(row + 0.5) / 4:.2f}" in table.stdout
+    refused = subprocess.run([*command, "--model", str(model_path)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "heatmap_unavailable" in refused.stderr
+
+
 def test_screen_command_prints_a_table_and_fails_cleanly(
     videos: dict[str, Path], model_path: Path, tmp_path: Path
 ) -> None:
