@@ -22,7 +22,8 @@ from tests.helpers import encode_video
 
 DECODE = "ray::MapBatches(decode_videos)"  # a Ray worker's title while it runs a decode task
 PREDICT = "ray::MapWorker(MapBatches(Predictor)).submit"  # ... while a predictor actor runs a batch
-POLL_S = 0.005
+POLL_S = 0.001
+LIST_S = 0.2
 
 
 def title(pid: str) -> str:
@@ -46,8 +47,13 @@ def killing(worker_title: str) -> Iterator[dict[int, list[int]]]:
     done = threading.Event()
 
     def watch() -> None:
-        while not done.is_set() and not killed:
-            for pid in filter(str.isdigit, os.listdir("/proc")):
+        workers: list[str] = []
+        listed = 0.0
+        while not done.is_set():
+            if time.monotonic() - listed > LIST_S:  # Ray's workers; then only their titles, often
+                workers = [p for p in os.listdir("/proc") if p.isdigit() and title(p).startswith("ray::")]
+                listed = time.monotonic()
+            for pid in workers:
                 if title(pid) == worker_title:
                     killed[int(pid)] = children(int(pid))
                     os.kill(int(pid), signal.SIGKILL)
