@@ -1,8 +1,8 @@
 // Live from the camera: getUserMedia -> canvas -> JPEG -> WS /v1/stream (kind images).
 
 import { $, apiKey, fmt, needKey, row, state } from "./common.js";
-import { drawFrameHeatmaps, heatmapsOn } from "./heatmap.js";
-import { chartOptions, faceBoxes } from "./results.js";
+import { heatmapsOn } from "./heatmap.js";
+import { chartOptions, drawOver } from "./results.js";
 
 const LIVE_FPS = 5;
 const LIVE_IN_FLIGHT = 4; // camera frames awaiting answers before the page waits
@@ -74,23 +74,11 @@ export async function startLive() {
   socket.onclose = () => endLive();
 }
 
-/** Over the camera, the latest answer: where the model looks (when asked for at the start
-and shown), and the faces. */
+/** Over the camera, the latest answer (maps when asked for at the start and shown), in the
+coordinates of the image sent: the camera's own size. */
 function drawLive(frame) {
   const camera = $("camera");
-  const overlay = $("live-overlay");
-  overlay.width = camera.clientWidth;
-  overlay.height = camera.clientHeight;
-  const ctx = overlay.getContext("2d");
-  ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!frame) {
-    overlay.dataset.heatmap = "";
-    return;
-  }
-  // the answers' coordinates are those of the image sent: the camera's own size
-  const [sx, sy] = [overlay.width / camera.videoWidth, overlay.height / camera.videoHeight];
-  overlay.dataset.heatmap = drawFrameHeatmaps(ctx, frame, sx, sy) ? "shown" : "";
-  if (state.faceModel) faceBoxes(ctx, frame.faces, sx, sy);
+  drawOver($("live-overlay"), camera, frame, camera.videoWidth, camera.videoHeight);
 }
 
 function sendFrame() {

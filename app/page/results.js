@@ -102,7 +102,7 @@ export function chartOptions(el, xLabel) {
 
 /** Each face's box and p_synthetic, red at or above the threshold, on a canvas showing the
 frame at `sx`, `sy` canvas pixels per source pixel. */
-export function faceBoxes(ctx, faces, sx, sy) {
+function faceBoxes(ctx, faces, sx, sy) {
   ctx.lineWidth = 2;
   ctx.font = "14px system-ui, sans-serif";
   for (const face of faces ?? []) {
@@ -114,22 +114,27 @@ export function faceBoxes(ctx, faces, sx, sy) {
   }
 }
 
-/** Over the player, the screened frame nearest the video's current time: where the model
-looks (when shown), and the face boxes. */
-function drawOverlay() {
-  const { frames, video } = shown;
-  const overlay = $("overlay");
-  const player = $("video");
-  overlay.width = player.clientWidth;
-  overlay.height = player.clientHeight;
+/** On the canvas `overlay` over the element `media`: where the model looks in `frame`
+(when shown) and a face model's boxes, the frame being `width` x `height` pixels; nothing
+when there is no frame. */
+export function drawOver(overlay, media, frame, width, height) {
+  overlay.width = media.clientWidth;
+  overlay.height = media.clientHeight;
   const ctx = overlay.getContext("2d");
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!frames.length) return;
+  const [sx, sy] = [overlay.width / width, overlay.height / height];
+  overlay.dataset.heatmap = frame && drawFrameHeatmaps(ctx, frame, sx, sy) ? "shown" : "";
+  if (frame && state.faceModel) faceBoxes(ctx, frame.faces, sx, sy);
+}
+
+/** Over the player, the screened frame nearest the video's current time. */
+function drawOverlay() {
+  const { frames, video } = shown;
+  const player = $("video");
   const t = player.currentTime;
-  const nearest = frames.reduce((a, b) => (Math.abs(b.time_s - t) < Math.abs(a.time_s - t) ? b : a));
-  const [sx, sy] = [overlay.width / video.width, overlay.height / video.height];
-  overlay.dataset.heatmap = drawFrameHeatmaps(ctx, nearest, sx, sy) ? "shown" : "";
-  if (state.faceModel) faceBoxes(ctx, nearest.faces, sx, sy);
+  const nearest = frames.length
+    ? frames.reduce((a, b) => (Math.abs(b.time_s - t) < Math.abs(a.time_s - t) ? b : a)) : null;
+  drawOver($("overlay"), player, nearest, video.width, video.height);
 }
 
 /** A thumbnail's picture, then what is drawn over it: where the model looks, the faces. */
