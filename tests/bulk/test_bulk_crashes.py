@@ -18,6 +18,7 @@ import pytest
 from app.bulk.pipeline import BulkJob, BulkSummary, run_bulk
 from app.config import Settings
 from app.schemas import ScreenOptions
+from tests.e2e.processes import children, wait_until
 from tests.helpers import encode_video
 
 DECODE = "ray::MapBatches(decode_videos)"  # a Ray worker's title while it runs a decode task
@@ -30,13 +31,6 @@ def title(pid: str) -> str:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
     return ""
-
-
-def children(pid: int) -> list[int]:
-    tasks = Path(f"/proc/{pid}/task")
-    with contextlib.suppress(OSError):
-        return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
-    return []
 
 
 @contextlib.contextmanager
@@ -55,9 +49,11 @@ def killing(worker_title: str) -> Iterator[dict[int, list[int]]]:
                 listed = time.monotonic()
             for pid in workers:
                 if title(pid) == worker_title:
-                    killed[int(pid)] = children(int(pid))
-                    os.kill(int(pid), signal.SIGKILL)
-                    return
+                    with contextlib.suppress(OSError):  # it may end first: watch on
+                        decoders = children(int(pid))
+                        os.kill(int(pid), signal.SIGKILL)
+                        killed[int(pid)] = decoders
+                        return
             time.sleep(POLL_S)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -95,15 +91,6 @@ def undisturbed(local_ray, model_path: Path, clips, tmp_path_factory: pytest.Tem
     return frames_of(out)
 
 
-def gone(pids: list[int], timeout_s: float = 20) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while any(title(str(p)) for p in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 @pytest.mark.parametrize("worker_title", [DECODE, PREDICT], ids=["decode-task", "predictor-call"])
 def test_a_killed_worker_is_retried_to_the_same_results(local_ray, settings, clips, undisturbed, tmp_path,
                                                         worker_title):
@@ -112,7 +99,8 @@ def test_a_killed_worker_is_retried_to_the_same_results(local_ray, settings, cli
     assert killed, f"no {worker_title} was seen running"
     assert summary.errors == {} and [v["status"] for v in videos] == ["ok"] * len(clips)
     assert frames_of(tmp_path / "out") == pytest.approx(undisturbed, abs=1e-6)  # each frame once
-    assert gone(next(iter(killed.values()))), "the killed worker's decoder process outlived it"
+    [decoders] = killed.values()
+    wait_until(lambda: not any(title(str(p)) for p in decoders), 20, "the killed worker's decoder to end")
 
 
 def test_a_decode_task_past_its_retries_is_recorded_and_the_run_goes_on(local_ray, settings, clips,

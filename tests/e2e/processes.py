@@ -26,6 +26,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid`, zombies included."""
+    tasks = Path(f"/proc/{pid}/task")
+    return sorted(int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split())
+
+
 def wait_until(
     check: Callable[[], bool], timeout_s: float, what: str, process: subprocess.Popen | None = None
 ) -> None:
@@ -79,8 +85,7 @@ class Service:
 
     def children(self) -> list[int]:
         """The service's child processes (its decoder workers), zombies included."""
-        tasks = Path(f"/proc/{self.process.pid}/task")
-        return sorted(int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split())
+        return children(self.process.pid)
 
     def drain(self) -> None:
         threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
